@@ -1,0 +1,213 @@
+"""The one place streamledger's settings live.
+
+Every command, job, test fixture and (later) rendered Kubernetes manifest reads its ports, paths,
+topics, catalog and checkpoint settings from :class:`Settings`, so a local run and a cluster run
+cannot drift apart. Defaults suit a laptop; each field can be overridden by an environment
+variable named ``STREAMLEDGER_<FIELD>`` (e.g. ``STREAMLEDGER_KAFKA_PORT=29092``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamledger.errors import ConfigError
+
+ENV_PREFIX = "STREAMLEDGER_"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A Kafka topic the project owns, with the configs it must be created with."""
+
+    name: str
+    partitions: int
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.configs.get("cleanup.policy", "")
+
+
+#: Projection topics keep the latest value per key forever (compaction), so a consumer can
+#: rebuild the current view by reading from the beginning. ``min.compaction.lag.ms`` keeps recent
+#: history readable for debugging before the cleaner folds it away.
+PROJECTION_TOPIC_CONFIGS: Mapping[str, str] = {
+    "cleanup.policy": "compact",
+    "min.compaction.lag.ms": "60000",
+    "segment.ms": "3600000",
+}
+
+#: Input logs and the dead-letter topic are the system of record for replay: never compacted,
+#: kept long (7 days locally; production retention is an ops decision per overlay).
+LOG_TOPIC_CONFIGS: Mapping[str, str] = {
+    "cleanup.policy": "delete",
+    "retention.ms": str(7 * 24 * 3600 * 1000),
+}
+
+
+def _default_home() -> Path:
+    """The project checkout when running from source, else the working directory."""
+    source_root = Path(__file__).resolve().parent.parent
+    if (source_root / "pyproject.toml").is_file():
+        return source_root
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a streamledger process needs to know about its environment."""
+
+    home: Path = field(default_factory=_default_home)
+    # Local Kafka broker (KRaft, single node, loopback only).
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_start_timeout_s: float = 60.0
+    # Standalone Flink cluster (REST API for savepoints, redeploys, fault tests).
+    flink_rest_port: int = 18081
+    flink_start_timeout_s: float = 90.0
+    flink_taskmanager_slots: int = 2
+    # Iceberg: JDBC catalog on SQLite + local warehouse, shared by Flink (writes) and pyiceberg.
+    catalog_name: str = "streamledger"
+    catalog_db: Path | None = None
+    warehouse: Path | None = None
+    # Job defaults.
+    parallelism: int = 1
+    checkpoint_interval_ms: int = 5000
+    min_pause_between_checkpoints_ms: int = 500
+    checkpoint_timeout_ms: int = 120_000
+    #: Must stay below the broker's transaction.max.timeout.ms (15 min by default), and above the
+    #: longest outage a job must survive without losing its open transaction.
+    kafka_transaction_timeout_ms: int = 600_000
+    #: How long an event ID is remembered for de-duplication (state TTL).
+    dedupe_retention_ms: int = 7 * 24 * 3600 * 1000
+    # Topics.
+    postings_topic: str = "ledger.postings"
+    balances_topic: str = "ledger.balances"
+    dead_letter_topic: str = "streamledger.dlq"
+    topic_partitions: int = 3
+
+    # ------------------------------------------------------------------ derived paths
+    @property
+    def state_dir(self) -> Path:
+        """Project-local directory for jars, broker data, logs, checkpoints and the catalog."""
+        return self.home / ".streamledger"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.state_dir / "jars"
+
+    @property
+    def flink_jars_dir(self) -> Path:
+        return self.jars_dir / "flink"
+
+    @property
+    def broker_jars_dir(self) -> Path:
+        return self.jars_dir / "kafka-broker"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def flink_cluster_dir(self) -> Path:
+        return self.state_dir / "flink-cluster"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.state_dir / "checkpoints"
+
+    @property
+    def savepoints_dir(self) -> Path:
+        return self.state_dir / "savepoints"
+
+    @property
+    def catalog_db_path(self) -> Path:
+        return self.catalog_db or self.state_dir / "catalog" / "iceberg_catalog.db"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.warehouse or self.state_dir / "warehouse"
+
+    @property
+    def catalog_uri(self) -> str:
+        return f"jdbc:sqlite:{self.catalog_db_path}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def flink_rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.flink_rest_port}"
+
+    @property
+    def topics(self) -> tuple[TopicSpec, ...]:
+        """Every topic the project's jobs read or write, with its configs."""
+        return (
+            TopicSpec(self.postings_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
+            TopicSpec(self.balances_topic, self.topic_partitions, PROJECTION_TOPIC_CONFIGS),
+            TopicSpec(self.dead_letter_topic, 1, LOG_TOPIC_CONFIGS),
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``STREAMLEDGER_*`` environment variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        ports = {
+            "kafka_port": self.kafka_port,
+            "kafka_controller_port": self.kafka_controller_port,
+            "flink_rest_port": self.flink_rest_port,
+        }
+        for name, port in ports.items():
+            if not 1024 <= port <= 65535:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{name.upper()}={port} is not a usable port",
+                    "choose a port between 1024 and 65535",
+                )
+        if len(set(ports.values())) != len(ports):
+            raise ConfigError(
+                f"ports must differ, got {ports}", "set distinct STREAMLEDGER_*_PORT values"
+            )
+        if self.checkpoint_interval_ms < 100:
+            raise ConfigError(
+                f"checkpoint_interval_ms={self.checkpoint_interval_ms} is too small",
+                "use at least 100 ms",
+            )
+        if self.parallelism < 1 or self.topic_partitions < 1:
+            raise ConfigError("parallelism and topic_partitions must be at least 1")
+
+
+def _parse(name: str, type_name: Any, raw: str) -> Any:
+    """Convert an environment string to the field's declared type, or say which variable is bad."""
+    type_text = str(type_name)
+    try:
+        if "Path" in type_text:
+            return Path(raw).expanduser().resolve()
+        if type_text == "int":
+            return int(raw)
+        if type_text == "float":
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_text}",
+            "fix or unset that environment variable",
+        ) from None

@@ -1,0 +1,48 @@
+"""Errors a user can hit, each with a one-line message that says what is wrong and what to do.
+
+The CLI prints ``str(error)`` and exits non-zero instead of a traceback: a payments engineer
+should not have to read a 200-line Java stack trace to learn that port 19092 is taken.
+"""
+
+from __future__ import annotations
+
+
+class StreamledgerError(Exception):
+    """Base class: ``str()`` is the one line the CLI prints."""
+
+    exit_code = 1
+
+    def __init__(self, problem: str, remedy: str = "") -> None:
+        self.problem = problem
+        self.remedy = remedy
+        super().__init__(f"{problem} — {remedy}" if remedy else problem)
+
+
+class ConfigError(StreamledgerError):
+    """A setting is missing, malformed or contradicts another one."""
+
+    exit_code = 2
+
+
+class ToolMissingError(StreamledgerError):
+    """Java, Maven or another required program is not installed."""
+
+
+class JarsMissingError(StreamledgerError):
+    """The pinned JVM dependencies have not been fetched into the project."""
+
+
+class PortInUseError(StreamledgerError):
+    """A port the local stack needs is already bound by another process."""
+
+
+class ServiceStartError(StreamledgerError):
+    """A local service (broker, Flink cluster) did not become ready in time."""
+
+
+class ServiceUnavailableError(StreamledgerError):
+    """A service the command needs (broker, Flink REST API) cannot be reached."""
+
+
+class JobFailedError(StreamledgerError):
+    """A Flink job ended in a failed state."""

@@ -1,0 +1,150 @@
+"""Python-side Kafka clients (confluent-kafka) configured the way streamledger needs them.
+
+librdkafka logs every failed connection attempt to stderr; while the broker starts or restarts
+that is dozens of lines of noise, so client logs go through Python logging instead.
+Consumers that check what a job produced always read with ``isolation.level=read_committed``:
+that is the only view in which exactly-once is a meaningful claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streamledger.config import Settings
+from streamledger.errors import ServiceUnavailableError
+
+_client_log = logging.getLogger("streamledger.kafka.client")
+
+
+def _base_config(settings: Settings) -> dict[str, object]:
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "logger": _client_log,
+        "socket.timeout.ms": 10_000,
+    }
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(_base_config(settings))
+
+
+def producer(settings: Settings, **overrides: object) -> Producer:
+    """An idempotent producer (acks=all): duplicates from client retries cannot enter the log."""
+    config = _base_config(settings) | {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "compression.type": "lz4",
+    }
+    config.update(overrides)
+    return Producer(config)
+
+
+def committed_consumer(settings: Settings, group_id: str | None = None, **overrides: object) -> Consumer:
+    """A read_committed consumer that never commits offsets (it only inspects topics)."""
+    config = _base_config(settings) | {
+        "group.id": group_id or f"streamledger-inspect-{time.monotonic_ns()}",
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
+    }
+    config.update(overrides)
+    return Consumer(config)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    *,
+    isolation: str = "read_committed",
+    timeout_s: float = 30.0,
+) -> list[Record]:
+    """Every record of ``topic`` visible under ``isolation``, from the beginning to the current end.
+
+    Stops when each partition reached the end offset it had when the read began (the last stable
+    offset for read_committed), so the result is a consistent snapshot, not a race with producers.
+    """
+    return list(_iter_topic(settings, topic, isolation=isolation, timeout_s=timeout_s))
+
+
+def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: float) -> Iterator[Record]:
+    consumer = committed_consumer(settings, **{"isolation.level": isolation})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        topic_meta = metadata.topics.get(topic)
+        if topic_meta is None or topic_meta.error is not None:
+            raise ServiceUnavailableError(f"topic {topic} does not exist on {settings.bootstrap_servers}")
+        partitions = [TopicPartition(topic, p, 0) for p in sorted(topic_meta.partitions)]
+        ends: dict[int, int] = {}
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > low:
+                ends[tp.partition] = high
+        if not ends:
+            return
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(done) < len(ends):
+            if time.monotonic() > deadline:
+                raise ServiceUnavailableError(
+                    f"reading {topic} did not reach its end within {timeout_s:.0f}s",
+                    "check that the broker is healthy",
+                )
+            message: Message | None = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.name() == "_PARTITION_EOF":
+                    # For read_committed, EOF is the last stable offset: nothing more is visible.
+                    done.add(message.partition())
+                    continue
+                raise ServiceUnavailableError(f"reading {topic} failed: {error.str()}")
+            partition = message.partition()
+            offset = message.offset()
+            if offset >= ends[partition] - 1:
+                done.add(partition)
+            _, ts = message.timestamp()
+            yield Record(topic, partition, offset, message.key(), message.value(), ts)
+    finally:
+        consumer.close()
+
+
+def latest_by_key(records: Iterable[Record]) -> dict[bytes, bytes | None]:
+    """The compacted view of a topic: the last value per key (None for a tombstone)."""
+    view: dict[bytes, bytes | None] = {}
+    for record in records:
+        if record.key is not None:
+            view[record.key] = record.value
+    return view
+
+
+def require_broker(settings: Settings) -> None:
+    """One clear line when the broker is down, instead of librdkafka retrying forever."""
+    try:
+        metadata = admin_client(settings).list_topics(timeout=5)
+    except KafkaException:
+        metadata = None
+    if metadata is None or not metadata.brokers:
+        raise ServiceUnavailableError(
+            f"no Kafka broker answers at {settings.bootstrap_servers}",
+            "start the local stack with `streamledger stack up`",
+        )

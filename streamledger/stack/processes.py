@@ -1,0 +1,146 @@
+"""Background JVM processes of the local stack: pid files, ports, readiness waits, clean stops.
+
+The stack runs without Docker, so streamledger itself owns the life cycle of its broker and Flink
+daemons. A pid file alone can lie (the pid may have been reused after a reboot), so liveness also
+checks that the process' command line still carries the marker it was started with.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamledger.errors import PortInUseError, ServiceStartError
+
+
+def port_accepts_connections(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when something listens on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
+    """Fail with one line naming the port, the service and the setting to change."""
+    if port_accepts_connections(host, port):
+        raise PortInUseError(
+            f"port {port} on {host} is already in use, so the {what} cannot start",
+            f"stop whatever listens there (e.g. `ss -ltnp 'sport = :{port}'`) "
+            f"or set {env_var} to a free port",
+        )
+
+
+def pid_alive(pid: int, marker: str | None = None) -> bool:
+    """True when pid runs and (if given) its command line contains ``marker``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if marker is None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return marker in cmdline
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """Last lines of a log file, for error messages when a service does not come up."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:])
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    timeout_s: float,
+    still_starting: Callable[[], bool] = lambda: True,
+    interval_s: float = 0.25,
+) -> bool:
+    """Poll ``ready`` until it holds, the timeout passes, or ``still_starting`` turns false."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        if not still_starting():
+            return ready()
+        time.sleep(interval_s)
+    return ready()
+
+
+@dataclass(frozen=True)
+class DaemonProcess:
+    """A long-running process started detached from the CLI, tracked by a pid file."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+    #: A string unique to this process' command line, used to recognise it after pid reuse.
+    marker: str
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid, self.marker) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+        """Start detached (own session, so Ctrl-C on the CLI does not kill it)."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - argv is built by the project, not a user
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        return process.pid
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """SIGTERM, wait, then SIGKILL. Returns False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not wait_until(lambda: not pid_alive(pid), timeout_s=timeout_s):
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(pid), timeout_s=10)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL without a grace period: what fault-injection tests use."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(pid), timeout_s=10)
+
+    def fail_start(self, what: str, remedy: str) -> ServiceStartError:
+        """An error carrying the tail of the log, so the user sees why without digging."""
+        return ServiceStartError(
+            f"{what} did not come up; last lines of {self.log_file}:\n{log_tail(self.log_file)}\n",
+            remedy,
+        )
