@@ -42,11 +42,13 @@ PROJECTION_TOPIC_CONFIGS: Mapping[str, str] = {
     "segment.ms": "3600000",
 }
 
-#: Input logs and the dead-letter topic are the system of record for replay: never compacted,
-#: kept long (7 days locally; production retention is an ops decision per overlay).
+#: Input logs and the dead-letter topic are the system of record that replay rebuilds projections
+#: from: never compacted and never expired by time. Time retention would also be wrong here:
+#: record timestamps are *event* times, so a backfill of last year's payments would be deleted
+#: by the broker within seconds of being written. (Production bounds them with tiered storage.)
 LOG_TOPIC_CONFIGS: Mapping[str, str] = {
     "cleanup.policy": "delete",
-    "retention.ms": str(7 * 24 * 3600 * 1000),
+    "retention.ms": "-1",
 }
 
 

@@ -20,6 +20,8 @@ from streamledger.config import Settings
 from streamledger.errors import ServiceUnavailableError
 
 _client_log = logging.getLogger("streamledger.kafka.client")
+# Connection retries while a broker starts are expected; only errors are worth a line.
+_client_log.setLevel(logging.ERROR)
 
 
 def _base_config(settings: Settings) -> dict[str, object]:
@@ -124,6 +126,31 @@ def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: fl
                 done.add(partition)
             _, ts = message.timestamp()
             yield Record(topic, partition, offset, message.key(), message.value(), ts)
+    finally:
+        consumer.close()
+
+
+def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
+    """Per partition: the group's committed offset, else the earliest offset still in the log.
+
+    A job started without a checkpoint or savepoint resumes where its consumer group left off;
+    partitions the group never committed are read from the beginning (nothing skipped).
+    """
+    consumer = committed_consumer(settings, group_id=group_id)
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise ServiceUnavailableError(f"topic {topic} does not exist on {settings.bootstrap_servers}")
+        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        committed = consumer.committed(partitions, timeout=10)
+        offsets: dict[int, int] = {}
+        for tp in committed:
+            if tp.offset >= 0:
+                offsets[tp.partition] = tp.offset
+            else:
+                low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+                offsets[tp.partition] = low
+        return offsets
     finally:
         consumer.close()
 

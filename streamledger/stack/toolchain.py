@@ -90,7 +90,38 @@ def require_jars(settings: Settings) -> None:
         )
 
 
+#: Jars that belong on the JVM system classpath only (see prepare_pyflink_environment). A second
+#: copy in the child-first user-code class loader would break them: DriverManager rejects a
+#: driver class loaded by another loader than the caller's.
+_SYSTEM_CLASSPATH_PREFIXES = ("hadoop-client-", "sqlite-jdbc-")
+
+
 def flink_job_jars(settings: Settings) -> list[Path]:
     """The jars a streamledger Flink job adds to ``pipeline.jars``."""
     require_jars(settings)
-    return sorted(settings.flink_jars_dir.glob("*.jar"))
+    return sorted(
+        jar for jar in settings.flink_jars_dir.glob("*.jar") if not jar.name.startswith(_SYSTEM_CLASSPATH_PREFIXES)
+    )
+
+
+def system_classpath(settings: Settings) -> str:
+    """Jars that must be on the Flink JVMs' system classpath (see prepare_pyflink_environment)."""
+    require_jars(settings)
+    jars = [p for p in settings.flink_jars_dir.glob("*.jar") if p.name.startswith(_SYSTEM_CLASSPATH_PREFIXES)]
+    return os.pathsep.join(sorted(str(p) for p in jars))
+
+
+def prepare_pyflink_environment(settings: Settings) -> None:
+    """Environment PyFlink's gateway JVM (and so the embedded MiniCluster) must start with.
+
+    Two kinds of jar must be on the JVM's own classpath, not only in ``pipeline.jars``: the
+    Hadoop client Iceberg's file IO needs (Flink loads ``org.apache.hadoop.*`` parent-first) and
+    the SQLite JDBC driver (``java.sql.DriverManager`` ignores drivers in a user-code class
+    loader). ``HADOOP_CLASSPATH`` is how both PyFlink's gateway and Flink's daemons take extra
+    jars. Must run before the first PyFlink call starts the gateway.
+    """
+    os.environ.setdefault("HADOOP_CLASSPATH", system_classpath(settings))
+    os.environ.setdefault("JAVA_HOME", java_home())
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))

@@ -1,0 +1,59 @@
+"""Building dead-letter records: the original bytes plus a reason, never a lost input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyflink.common import Row
+
+from operators.account_balance import PostingRejected
+from schemas import AvroCodec
+
+
+class DeadLetterWriter:
+    """Makes ``Row(topic, key, value)`` rows for the dead-letter topic of one job."""
+
+    def __init__(self, job: str, topic: str) -> None:
+        self.job = job
+        self.topic = topic
+        self.codec = AvroCodec("streamledger.DeadLetter")
+        self.posting_codec = AvroCodec("ledger.Posting")
+
+    def _row(self, key: bytes | None, record: dict[str, Any]) -> Row:
+        return Row(self.topic, key, self.codec.encode(record))
+
+    def for_record(self, source: Row, error_type: str, reason: str) -> Row:
+        """A raw Kafka record (``KAFKA_RECORD_TYPE``) that could not be decoded."""
+        return self._row(
+            source.key,
+            {
+                "job": self.job,
+                "source_topic": source.topic,
+                "source_partition": source.partition,
+                "source_offset": source.offset,
+                "key": source.key,
+                "payload": source.value or b"",
+                "error_type": error_type,
+                "reason": reason,
+                "event_time": None,
+            },
+        )
+
+    def for_rejected_posting(self, rejected: PostingRejected, source_topic: str) -> Row:
+        """A decoded posting the ledger refused; the payload is re-encoded as the input schema."""
+        posting = rejected.posting
+        key = posting.account_id.encode()
+        return self._row(
+            key,
+            {
+                "job": self.job,
+                "source_topic": source_topic,
+                "source_partition": -1,
+                "source_offset": -1,
+                "key": key,
+                "payload": self.posting_codec.encode(posting.to_record()),
+                "error_type": "REJECTED",
+                "reason": rejected.reason,
+                "event_time": posting.event_time_ms,
+            },
+        )

@@ -1,0 +1,54 @@
+"""The Iceberg catalog shared by Flink (writes) and pyiceberg (reads).
+
+Locally it is Iceberg's JDBC catalog on a SQLite file plus a warehouse directory. Flink's Iceberg
+connector opens it as ``org.apache.iceberg.jdbc.JdbcCatalog`` and pyiceberg as ``SqlCatalog``;
+both use the same two tables (``iceberg_tables``, ``iceberg_namespace_properties``), so a table
+Flink commits is visible to pyiceberg at the very snapshot Flink committed.
+
+pyiceberg creates the catalog tables (``initialize``) before any job runs: the Java catalog then
+uses them as they are (schema V0, tables only; views are not used by streamledger).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamledger.config import Settings
+
+
+def flink_catalog_ddl(settings: Settings) -> list[str]:
+    """Flink SQL that registers the catalog in a TableEnvironment."""
+    options = {
+        "type": "iceberg",
+        "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+        "uri": settings.catalog_uri,
+        "warehouse": settings.warehouse_path.as_uri(),
+        "jdbc.schema-version": "V0",
+        # SQLite has no users; the JDBC catalog still wants the keys present.
+        "jdbc.user": "",
+        "jdbc.password": "",
+    }
+    rendered = ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    return [f"CREATE CATALOG IF NOT EXISTS `{settings.catalog_name}` WITH ({rendered})"]
+
+
+def load(settings: Settings) -> Any:
+    """pyiceberg's view of the same catalog (creates the SQLite file and tables when missing)."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    settings.catalog_db_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.mkdir(parents=True, exist_ok=True)
+    return SqlCatalog(
+        settings.catalog_name,
+        uri=f"sqlite:///{settings.catalog_db_path}",
+        warehouse=settings.warehouse_path.as_uri(),
+    )
+
+
+def initialize(settings: Settings) -> None:
+    """Create the catalog database and warehouse (idempotent)."""
+    load(settings)
+
+
+def ready(settings: Settings) -> bool:
+    return settings.catalog_db_path.is_file() and settings.warehouse_path.is_dir()
