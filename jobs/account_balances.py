@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pyflink.common import Row, Types
+from pyflink.common.time import Time
 from pyflink.datastream import (
     DataStream,
     KeyedProcessFunction,
@@ -37,7 +38,6 @@ from pyflink.datastream import (
     RuntimeContext,
 )
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
-from pyflink.common.time import Time
 
 from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
 from jobs.dead_letters import DeadLetterWriter
@@ -163,12 +163,14 @@ def balance_to_iceberg_row(update: BalanceUpdate) -> Row:
     )
 
 
-def build(builder: JobBuilder, *, bounded: bool = False) -> None:
+def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "committed") -> None:
     """Wire the job into ``builder``; call ``builder.execute()`` to run it."""
     s: Settings = builder.settings
-    records = builder.kafka_source(s.postings_topic, uid="source-postings", bounded=bounded)
-    postings = records.process(DecodePostings(s.postings_topic, s.dead_letter_topic)).uid("decode-postings").name(
-        "decode postings"
+    records = builder.kafka_source(s.postings_topic, uid="source-postings", bounded=bounded, start=start)
+    postings = (
+        records.process(DecodePostings(s.postings_topic, s.dead_letter_topic))
+        .uid("decode-postings")
+        .name("decode postings")
     )
     updates: DataStream = (
         postings.key_by(lambda p: p.account_id, key_type=Types.STRING())
@@ -188,7 +190,9 @@ def build(builder: JobBuilder, *, bounded: bool = False) -> None:
         ICEBERG_COLUMNS,
         {"format-version": "2", "write.format.default": "parquet", "write.parquet.compression-codec": "zstd"},
     )
-    iceberg_rows = updates.map(balance_to_iceberg_row, output_type=ICEBERG_ROW_TYPE).uid("balances-to-iceberg")
+    iceberg_rows = updates.map(balance_to_iceberg_row, output_type=ICEBERG_ROW_TYPE).uid(
+        "balances-to-iceberg"
+    )
     builder.iceberg_insert(
         iceberg_rows,
         view="balance_updates_stream",
@@ -199,7 +203,17 @@ def build(builder: JobBuilder, *, bounded: bool = False) -> None:
     )
 
 
-def run(settings: Settings, *, bounded: bool = False, **extra_config: str) -> Any:
+def create(
+    settings: Settings, *, bounded: bool = False, start: str | int = "committed", **extra_config: str
+) -> JobBuilder:
+    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``."""
     builder = JobBuilder.create(JOB_NAME, settings, **extra_config)
-    build(builder, bounded=bounded)
-    return builder.execute()
+    build(builder, bounded=bounded, start=start)
+    return builder
+
+
+def run(
+    settings: Settings, *, bounded: bool = False, start: str | int = "committed", **extra_config: str
+) -> Any:
+    """Run in the embedded MiniCluster until done (bounded) or cancelled."""
+    return create(settings, bounded=bounded, start=start, **extra_config).execute()

@@ -35,7 +35,6 @@ from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSi
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
-
 from streamledger import kafka_clients
 from streamledger.config import Settings
 from streamledger.stack import iceberg_catalog, toolchain
@@ -206,10 +205,14 @@ class JobBuilder:
                 self._table_env.execute_sql(statement)
         return self._table_env
 
-    def ensure_iceberg_table(self, namespace: str, table: str, columns_ddl: str, properties: dict[str, str]) -> str:
+    def ensure_iceberg_table(
+        self, namespace: str, table: str, columns_ddl: str, properties: dict[str, str]
+    ) -> str:
         """Create namespace and table when missing; returns the fully qualified name."""
         qualified = f"`{self.settings.catalog_name}`.`{namespace}`.`{table}`"
-        self.table_env.execute_sql(f"CREATE DATABASE IF NOT EXISTS `{self.settings.catalog_name}`.`{namespace}`")
+        self.table_env.execute_sql(
+            f"CREATE DATABASE IF NOT EXISTS `{self.settings.catalog_name}`.`{namespace}`"
+        )
         options = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
         self.table_env.execute_sql(f"CREATE TABLE IF NOT EXISTS {qualified} ({columns_ddl}) WITH ({options})")
         return qualified

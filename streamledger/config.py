@@ -185,9 +185,7 @@ class Settings:
                     "choose a port between 1024 and 65535",
                 )
         if len(set(ports.values())) != len(ports):
-            raise ConfigError(
-                f"ports must differ, got {ports}", "set distinct STREAMLEDGER_*_PORT values"
-            )
+            raise ConfigError(f"ports must differ, got {ports}", "set distinct STREAMLEDGER_*_PORT values")
         if self.checkpoint_interval_ms < 100:
             raise ConfigError(
                 f"checkpoint_interval_ms={self.checkpoint_interval_ms} is too small",

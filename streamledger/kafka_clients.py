@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streamledger.config import Settings
 from streamledger.errors import ServiceUnavailableError
+
+T = TypeVar("T")
 
 _client_log = logging.getLogger("streamledger.kafka.client")
 # Connection retries while a broker starts are expected; only errors are worth a line.
@@ -130,6 +133,21 @@ def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: fl
         consumer.close()
 
 
+_COORDINATOR_NOT_READY = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE")
+
+
+def _with_coordinator_retry(call: Callable[[], T], timeout_s: float = 30.0) -> T:
+    """Retry while the group coordinator is still loading (normal for seconds after a broker start)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            if not any(code in str(exc) for code in _COORDINATOR_NOT_READY) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
     """Per partition: the group's committed offset, else the earliest offset still in the log.
 
@@ -142,7 +160,7 @@ def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, i
         if metadata is None or metadata.error is not None:
             raise ServiceUnavailableError(f"topic {topic} does not exist on {settings.bootstrap_servers}")
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        committed = consumer.committed(partitions, timeout=10)
+        committed = _with_coordinator_retry(lambda: consumer.committed(partitions, timeout=10))
         offsets: dict[int, int] = {}
         for tp in committed:
             if tp.offset >= 0:

@@ -9,6 +9,9 @@ Version differences handled here: in the 2009 versions (.02) the entry status is
 transaction detail has no amount of its own (``AmtDtls/TxAmt`` carries it); from .08 on the status
 is a code choice (``Sts/Cd``) and the references carry a UETR.
 
+An event's time is the entry's booking (else value) date-time, else the transaction's own dates,
+else the creation time of the notification or statement, else of the message.
+
 The reported account is the creditor's account on a credit entry and the debtor's on a debit entry;
 it fills that side when the transaction detail does not name the account itself. On a debit entry
 the account's servicer is the debtor agent, which the payment key uses when no debtor agent is
@@ -114,8 +117,8 @@ def _entry_events(
 def _parties(tx: Node, account: str | None, credit_debit: str | None) -> PartyFields:
     parties = parties_of(tx.part("RltdPties"))
     agents = tx.part("RltdAgts")
-    parties["debtor_agent"] = agents.bic("DbtrAgt")
-    parties["creditor_agent"] = agents.bic("CdtrAgt")
+    parties["debtor_agent"] = first_present(agents.bic("DbtrAgt"), parties["debtor_agent"])
+    parties["creditor_agent"] = first_present(agents.bic("CdtrAgt"), parties["creditor_agent"])
     if credit_debit == CREDIT:
         parties["creditor_account"] = first_present(parties["creditor_account"], account)
     elif credit_debit == DEBIT:

@@ -53,11 +53,6 @@ def family_of(message_type: str) -> str:
     return message_type[:8]
 
 
-def version_number(message_type: str) -> int:
-    """``"camt.054.001.02"`` → ``2``, for the few paths that changed shape between versions."""
-    return int(message_type.rsplit(".", 1)[1])
-
-
 def message_type_from_namespace(namespace: str) -> str:
     """Return the supported message identifier a Document namespace names, or raise."""
     if not namespace.startswith(ISO_NAMESPACE_PREFIX):

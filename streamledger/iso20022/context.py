@@ -16,7 +16,6 @@ class MessageContext:
     event falls back to it when its transaction carries no timestamp of its own.
     """
 
-    message_type: str
     fields: MessageFields
     created_at: datetime
 

@@ -83,10 +83,6 @@ def _transfer_events(root: Node, context: MessageContext, event_type: EventType)
         raise MalformedMessageError(f"{root.path} has no CdtTrfTxInf")
     for tx in transactions:
         parties = parties_of(tx)
-        # In pacs.009 debtor and creditor are institutions, often without an agent of their own:
-        # the institution itself is then the bank on that side.
-        parties["debtor_agent"] = first_present(parties["debtor_agent"], tx.bic("Dbtr"))
-        parties["creditor_agent"] = first_present(parties["creditor_agent"], tx.bic("Cdtr"))
         instructing_agent = first_present(tx.bic("InstgAgt"), header.bic("InstgAgt"))
         end_to_end_id = tx.text("PmtId/EndToEndId")
         tx_id = tx.text("PmtId/TxId")

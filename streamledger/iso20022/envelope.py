@@ -32,9 +32,9 @@ class Unwrapped:
 
 
 def _outermost(root: Any, local_name: str) -> list[Any]:
-    """Elements named ``local_name`` that are not nested in another one of the same name."""
-    found = [e for e in root.iter(etree.Element) if etree.QName(e).localname == local_name]
-    return [e for e in found if not any(etree.QName(a).localname == local_name for a in e.iterancestors())]
+    """Elements named ``local_name`` (in any namespace) not nested in another one of that name."""
+    tag = f"{{*}}{local_name}"
+    return [e for e in root.iter(tag) if next(e.iterancestors(tag), None) is None]
 
 
 def _single(root: Any, local_name: str) -> Any:

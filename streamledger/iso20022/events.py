@@ -68,6 +68,11 @@ class PaymentEvent:
     notification entries, the reported account fills the creditor account of a credit entry and the
     debtor account of a debit entry when the entry does not name it.
 
+    ``event_time`` is when the transaction itself happened where the message says so (acceptance,
+    processing, effective settlement or booking time), else when the message was created (group
+    header, else application header). It is always UTC; a timestamp without an offset is taken as
+    UTC (see :mod:`streamledger.iso20022.values`).
+
     .. warning:: ``debtor_name``, ``debtor_account``, ``creditor_name`` and ``creditor_account`` are
        PII, carried raw; tokenize before writing them to any projection.
     """

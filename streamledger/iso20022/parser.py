@@ -99,7 +99,6 @@ def _parse(data: bytes, source: str, max_bytes: int) -> ParsedMessage:
             raise MalformedMessageError(f"missing {root.path}/{mapping.created_path}")
         business_message_id = header.business_message_id if header else None
         context = MessageContext(
-            message_type=message_type,
             fields=MessageFields(
                 message_type=message_type,
                 message_id=message_id,

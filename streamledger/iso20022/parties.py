@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from streamledger.iso20022.reader import Node
+from streamledger.iso20022.reader import Node, first_present
 
 
 class PartyFields(TypedDict):
@@ -25,10 +25,13 @@ def parties_of(node: Node) -> PartyFields:
 
     Works for transactions, original-transaction references (``OrgnlTxRef``), return chains and
     statement entries' related parties alike, because all of them use these element names.
+
+    A debtor or creditor that is itself an institution (pacs.009, or an ``Agt`` party choice) and
+    has no separate agent is the bank on its side, so its BIC fills the agent field.
     """
     return PartyFields(
-        debtor_agent=node.bic("DbtrAgt"),
-        creditor_agent=node.bic("CdtrAgt"),
+        debtor_agent=first_present(node.bic("DbtrAgt"), node.bic("Dbtr")),
+        creditor_agent=first_present(node.bic("CdtrAgt"), node.bic("Cdtr")),
         debtor_name=node.party_name("Dbtr"),
         debtor_account=node.account("DbtrAcct"),
         creditor_name=node.party_name("Cdtr"),

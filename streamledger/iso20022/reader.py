@@ -5,7 +5,9 @@ amount with its currency, a reason code — whose element paths shift between ve
 2009 schemas, ``BICFI`` later; a party directly or wrapped in a ``Pty``/``Agt`` choice). Reading
 them here, once, keeps those version differences out of the per-message mappings.
 
-Missing optional data reads as ``None``; only :meth:`Node.required_text` raises. An optional block
+Missing optional data reads as ``None``; only the ``required*`` reads raise for a missing element, and
+any read raises for a value that cannot be what its type says (an amount that is not a number). An
+optional block
 can be opened with :meth:`Node.part` even when absent — every read on it then yields ``None`` — so a
 mapping states its fallbacks in one expression instead of a ladder of ``if block is not None``. Each
 node knows its path from the message root, so an error names the exact element a sender has to fix.
@@ -13,6 +15,7 @@ node knows its path from the message root, so an error names the exact element a
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypedDict, TypeVar
@@ -59,6 +62,14 @@ def amount_fields(*candidates: Money | None) -> AmountFields:
     return AmountFields(amount=chosen[0] if chosen else None, currency=chosen[1] if chosen else None)
 
 
+@functools.lru_cache(maxsize=4096)
+def _qualified(namespace: str, path: str) -> str:
+    """``GrpHdr/MsgId`` → ``{ns}GrpHdr/{ns}MsgId`` (cached: mappings ask for the same paths per row)."""
+    if not namespace:
+        return path
+    return "/".join(f"{{{namespace}}}{step}" for step in path.split("/"))
+
+
 class Node:
     """An element of a Document, navigated by local names in the Document's own namespace.
 
@@ -81,13 +92,8 @@ class Node:
     def exists(self) -> bool:
         return self._element is not None
 
-    def _qualified(self, path: str) -> str:
-        if not self._namespace:
-            return path
-        return "/".join(f"{{{self._namespace}}}{step}" for step in path.split("/"))
-
     def _find(self, path: str) -> Any:
-        return None if self._element is None else self._element.find(self._qualified(path))
+        return None if self._element is None else self._element.find(_qualified(self._namespace, path))
 
     def child(self, path: str) -> Node | None:
         found = self._find(path)
@@ -106,7 +112,7 @@ class Node:
     def children(self, path: str) -> list[Node]:
         if self._element is None:
             return []
-        found = self._element.findall(self._qualified(path))
+        found = self._element.findall(_qualified(self._namespace, path))
         return [Node(e, self._namespace, f"{self.path}/{path}[{n}]") for n, e in enumerate(found, 1)]
 
     def text(self, path: str | None = None) -> str | None:
@@ -162,23 +168,29 @@ class Node:
         currency = node._element.get("Ccy")
         return amount, currency.strip() if currency else None
 
-    def bic(self, path: str) -> str | None:
-        """The BIC of the institution at ``path``, upper-cased; ``None`` if identified otherwise."""
+    def _first_text(self, path: str, candidates: tuple[str, ...]) -> str | None:
+        """Text of the first candidate sub-path present below ``path``, read lazily (hot path)."""
         node = self.child(path)
         if node is None:
             return None
-        value = first_present(*(node.text(p) for p in _BIC_PATHS))
+        for candidate in candidates:
+            value = node.text(candidate)
+            if value is not None:
+                return value
+        return None
+
+    def bic(self, path: str) -> str | None:
+        """The BIC of the institution at ``path``, upper-cased; ``None`` if identified otherwise."""
+        value = self._first_text(path, _BIC_PATHS)
         return value.upper() if value else None
 
     def account(self, path: str) -> str | None:
         """IBAN, or the generic ``Othr/Id``, of the cash account at ``path``."""
-        node = self.child(path)
-        return None if node is None else first_present(*(node.text(p) for p in _ACCOUNT_PATHS))
+        return self._first_text(path, _ACCOUNT_PATHS)
 
     def party_name(self, path: str) -> str | None:
         """Name of a party, party choice or institution at ``path``."""
-        node = self.child(path)
-        return None if node is None else first_present(*(node.text(p) for p in _NAME_PATHS))
+        return self._first_text(path, _NAME_PATHS)
 
     def reason(self, path: str) -> str | None:
         """The first reason code (``Rsn/Cd``), else proprietary reason, among the ``path`` elements."""

@@ -33,7 +33,7 @@ DEFAULT_MAX_BYTES: Final = 5 * 1024 * 1024
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-def _parser() -> Any:
+def hardened_parser() -> Any:
     # A new parser per call: lxml parsers keep state (error log, last document) and are not
     # safe to share across threads.
     return etree.XMLParser(
@@ -75,7 +75,7 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         # a DOCTYPE from the byte scan above.
         raise MalformedMessageError(f"input contains a NUL byte at {data.index(0)}; only UTF-8 is accepted")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as error:
         raise MalformedMessageError(f"not well-formed XML: {error.msg}") from error
     if root.getroottree().docinfo.doctype:

@@ -120,7 +120,9 @@ class KafkaBroker:
         if missing:
             futures = admin.create_topics(
                 [
-                    NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=dict(t.configs))
+                    NewTopic(
+                        t.name, num_partitions=t.partitions, replication_factor=1, config=dict(t.configs)
+                    )
                     for t in missing
                 ],
                 operation_timeout=30,
@@ -196,7 +198,7 @@ class KafkaBroker:
         argv = self._java_argv(
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
         )
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ServiceStartError(

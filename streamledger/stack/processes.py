@@ -55,13 +55,18 @@ def pid_alive(pid: int, marker: str | None = None) -> bool:
     return marker in cmdline
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
-    """Last lines of a log file, for error messages when a service does not come up."""
+def log_tail(path: Path, lines: int = 12) -> str:
+    """What a user needs from a log when a service did not come up.
+
+    The last error lines when there are any (a JVM's last lines are usually its shutdown
+    chatter, not the cause), else the last lines.
+    """
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
         return f"(no log at {path})"
-    return "\n".join(text[-lines:])
+    errors = [line for line in text if " ERROR " in line or line.startswith(("Caused by", "Exception"))]
+    return "\n".join((errors or text)[-lines:])
 
 
 def wait_until(
@@ -107,7 +112,7 @@ class DaemonProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(  # noqa: S603 - argv is built by the project, not a user
+            process = subprocess.Popen(
                 list(argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,

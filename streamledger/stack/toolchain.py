@@ -66,13 +66,11 @@ def fetch_jars(settings: Settings, *, quiet: bool = True) -> None:
     mvn = maven_executable()
     pom = _jvm_build_dir(settings) / "pom.xml"
     if not pom.is_file():
-        raise JarsMissingError(
-            f"{pom} is missing", "run streamledger from a checkout of the repository"
-        )
+        raise JarsMissingError(f"{pom} is missing", "run streamledger from a checkout of the repository")
     argv = [mvn, "-B", "-f", str(pom), "package", "-DskipTests"]
     if quiet:
         argv.insert(1, "-q")
-    result = subprocess.run(argv, capture_output=quiet, text=True, check=False)  # noqa: S603
+    result = subprocess.run(argv, capture_output=quiet, text=True, check=False)
     if result.returncode != 0:
         output = ((result.stdout or "") + (result.stderr or "")).strip().splitlines()
         errors = [line for line in output if "[ERROR]" in line][:3] or output[-3:]
@@ -100,7 +98,9 @@ def flink_job_jars(settings: Settings) -> list[Path]:
     """The jars a streamledger Flink job adds to ``pipeline.jars``."""
     require_jars(settings)
     return sorted(
-        jar for jar in settings.flink_jars_dir.glob("*.jar") if not jar.name.startswith(_SYSTEM_CLASSPATH_PREFIXES)
+        jar
+        for jar in settings.flink_jars_dir.glob("*.jar")
+        if not jar.name.startswith(_SYSTEM_CLASSPATH_PREFIXES)
     )
 
 

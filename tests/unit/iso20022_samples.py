@@ -17,7 +17,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -43,8 +43,9 @@ _WITHOUT_UETR = frozenset(
         "camt.054.001.04",
     }
 )
-# 2009 versions name the BIC element ``BIC``; later ones ``BICFI``.
-_BIC_ELEMENT_IS_BIC = frozenset({"pain.001.001.03", "pain.002.001.03", "camt.053.001.02", "camt.054.001.02"})
+# The 2009 versions: the BIC element is ``BIC`` (later ``BICFI``), parties in references are plain
+# (later a ``Pty``/``Agt`` choice) and requested execution dates are plain ISODates.
+_VERSIONS_2009 = frozenset({"pain.001.001.03", "pain.002.001.03", "camt.053.001.02", "camt.054.001.02"})
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,14 @@ def sample_transactions(message_type: str, count: int = 3, *, seed: str = "A") -
                 amount=Decimal("100.25") * (n + 1),
                 currency=("EUR", "USD", "GBP")[n % 3],
                 debtor_name=f"Debtor {seed}{n}",
-                debtor_iban=f"DE{10 + n:02d}370400440532013{n:03d}",
+                debtor_iban=f"DE{10 + n % 90:02d}370400440532013{n:03d}",
                 creditor_name=f"Creditor {seed}{n}",
-                creditor_iban=f"FR{20 + n:02d}20041010050500013M0{n:04d}",
+                creditor_iban=f"FR{20 + n % 80:02d}20041010050500013M0{n:04d}",
                 status=status,
                 reason=reason,
-                timestamp=datetime(2024, 3, 1, 10, n, 0, tzinfo=UTC) if family in TIMESTAMPED_FAMILIES else None,
+                timestamp=datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC) + timedelta(minutes=n)
+                if family in TIMESTAMPED_FAMILIES
+                else None,
             )
         )
     return tuple(txs)
@@ -126,7 +129,7 @@ class _Builder:
     def __init__(self, message_type: str) -> None:
         self.message_type = message_type
         self.namespace = ISO_NAMESPACE + message_type
-        self.bic_element = "BIC" if message_type in _BIC_ELEMENT_IS_BIC else "BICFI"
+        self.bic_element = "BIC" if message_type in _VERSIONS_2009 else "BICFI"
 
     def el(self, name: str, *content: Any, **attributes: str) -> Any:
         element = etree.Element(f"{{{self.namespace}}}{name}", nsmap={None: self.namespace}, **attributes)
@@ -164,7 +167,12 @@ class _Builder:
     def document(self, business: Any) -> bytes:
         root = self.el("Document", business)
         etree.cleanup_namespaces(root)
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        return _serialize(root)
+
+
+def _serialize(root: Any) -> bytes:
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
 
 
 def _flatten(content: Sequence[Any]) -> list[Any]:
@@ -205,9 +213,10 @@ def pain001(
     groups = [list(txs[n::instructions]) for n in range(instructions)]
 
     def execution_date(day: date) -> Any:
-        return b.el("ReqdExctnDt", day.isoformat() if b.version_is_2009 else b.el("Dt", day.isoformat()))
+        # A plain ISODate in 2009 versions; a date-or-date-time choice later.
+        plain = message_type in _VERSIONS_2009
+        return b.el("ReqdExctnDt", day.isoformat() if plain else b.el("Dt", day.isoformat()))
 
-    b.version_is_2009 = message_type.endswith(".03")  # type: ignore[attr-defined]
     payment_infos = [
         b.el(
             "PmtInf",
@@ -269,7 +278,10 @@ def pacs008(
     """FI-to-FI customer credit transfer. Instructing/instructed agents sit on each transaction
     (as in CBPR+) unless ``agents_in_group_header``."""
     b = _Builder(message_type)
-    header_agents = [b.agent("InstgAgt", instructing_agent), b.agent("InstdAgt", instructed_agent)]
+
+    def agents() -> list[Any]:
+        return [b.agent("InstgAgt", instructing_agent), b.agent("InstdAgt", instructed_agent)]
+
     return b.document(
         b.el(
             "FIToFICstmrCdtTrf",
@@ -279,7 +291,7 @@ def pacs008(
                 b.el("CreDtTm", _iso(created)),
                 b.el("NbOfTxs", str(len(txs))),
                 b.el("SttlmInf", b.el("SttlmMtd", "INDA")),
-                header_agents if agents_in_group_header else None,
+                agents() if agents_in_group_header else None,
             ),
             [
                 b.el(
@@ -289,7 +301,7 @@ def pacs008(
                     b.el("IntrBkSttlmDt", tx.settlement_date.isoformat()),
                     b.optional("AccptncDtTm", _iso(tx.timestamp) if tx.timestamp else None),
                     b.el("ChrgBr", tx.charge_bearer),
-                    None if agents_in_group_header else header_agents_copy(b, instructing_agent, instructed_agent),
+                    None if agents_in_group_header else agents(),
                     b.party("Dbtr", tx.debtor_name),
                     b.account("DbtrAcct", tx.debtor_iban),
                     b.agent("DbtrAgt", tx.debtor_agent),
@@ -302,10 +314,6 @@ def pacs008(
             ],
         )
     )
-
-
-def header_agents_copy(b: _Builder, instructing_agent: str, instructed_agent: str) -> list[Any]:
-    return [b.agent("InstgAgt", instructing_agent), b.agent("InstdAgt", instructed_agent)]
 
 
 def _payment_identification(b: _Builder, tx: Tx) -> Any:
@@ -390,7 +398,7 @@ def _original_reference(b: _Builder, tx: Tx, *, with_tx_id: bool = True) -> list
 
 def _original_transaction(b: _Builder, tx: Tx, *, interbank: bool = True) -> Any:
     """``OrgnlTxRef`` quoting the original amount, date and parties."""
-    choice = b.party_choice if b.message_type not in _BIC_ELEMENT_IS_BIC else b.party
+    choice = b.party_choice if b.message_type not in _VERSIONS_2009 else b.party
     if interbank:
         amount_and_date = [
             b.amount("IntrBkSttlmAmt", tx.amount, tx.currency),
@@ -400,7 +408,7 @@ def _original_transaction(b: _Builder, tx: Tx, *, interbank: bool = True) -> Any
         day = tx.settlement_date.isoformat()
         amount_and_date = [
             b.el("Amt", b.amount("InstdAmt", tx.amount, tx.currency)),
-            b.el("ReqdExctnDt", day if b.message_type in _BIC_ELEMENT_IS_BIC else b.el("Dt", day)),
+            b.el("ReqdExctnDt", day if b.message_type in _VERSIONS_2009 else b.el("Dt", day)),
         ]
     return b.el(
         "OrgnlTxRef",
@@ -481,10 +489,10 @@ def pain002(
     group_status: str | None = None,
     payment_info_status: str | None = None,
     debtor_agent: str = "COBADEFFXXX",
+    original_type: str = "pain.001.001.09",
 ) -> bytes:
     """Customer payment status report. With no ``txs`` it reports a group / payment-info status."""
     b = _Builder(message_type)
-    original_type = "pain.001.001.03" if message_type.endswith(".03") else "pain.001.001.09"
     return b.document(
         b.el(
             "CstmrPmtStsRpt",
@@ -549,7 +557,7 @@ def pacs004(
                 "GrpHdr",
                 b.el("MsgId", msg_id),
                 b.el("CreDtTm", _iso(created)),
-                b.el("NbOfTxs", str(max(len(txs), 1))),
+                b.el("NbOfTxs", str(len(txs))),
                 b.el("GrpRtr", "true") if not txs else None,
                 b.amount("TtlRtrdIntrBkSttlmAmt", total or Decimal("5000.00"), "EUR") if not txs else None,
                 b.el("IntrBkSttlmDt", SETTLEMENT_DATE.isoformat()),
@@ -695,10 +703,7 @@ def camt029(
                             b.el("OrgnlMsgId", original_msg_id),
                             b.el("OrgnlMsgNmId", original_type),
                         ),
-                        b.optional("OrgnlInstrId", tx.instruction_id),
-                        b.optional("OrgnlEndToEndId", tx.end_to_end_id),
-                        b.optional("OrgnlTxId", tx.tx_id),
-                        b.optional("OrgnlUETR", tx.uetr),  # after OrgnlClrSysRef in this message
+                        _original_reference(b, tx),
                         b.optional("TxCxlSts", tx.status),
                         b.reason("CxlStsRsnInf", tx.reason),
                         b.amount("OrgnlIntrBkSttlmAmt", tx.amount, tx.currency),
@@ -762,7 +767,10 @@ def _entries(b: _Builder, txs: Sequence[Tx], credit_debit: str, batch: bool) -> 
             b.amount("Amt", sum((tx.amount for tx in booked), Decimal(0)), first.currency),
             b.el("CdtDbtInd", credit_debit),
             status(first.status),
-            b.el("BookgDt", b.el("DtTm", _iso(first.timestamp)) if first.timestamp else b.el("Dt", "2024-03-01")),
+            b.el(
+                "BookgDt",
+                b.el("DtTm", _iso(first.timestamp)) if first.timestamp else b.el("Dt", "2024-03-01"),
+            ),
             b.el("ValDt", b.el("Dt", first.settlement_date.isoformat())),
             b.el("AcctSvcrRef", f"ASR-{first.end_to_end_id}"),
             b.el(
@@ -770,7 +778,11 @@ def _entries(b: _Builder, txs: Sequence[Tx], credit_debit: str, batch: bool) -> 
                 b.el(
                     "Domn",
                     b.el("Cd", "PMNT"),
-                    b.el("Fmly", b.el("Cd", "RCDT" if credit_debit == "CRDT" else "ICDT"), b.el("SubFmlyCd", "ESCT")),
+                    b.el(
+                        "Fmly",
+                        b.el("Cd", "RCDT" if credit_debit == "CRDT" else "ICDT"),
+                        b.el("SubFmlyCd", "ESCT"),
+                    ),
                 ),
             ),
             b.el("NtryDtls", [details(tx) for tx in booked]),
@@ -932,7 +944,7 @@ def wrap(
     nsmap = None if envelope_namespace is None else {None: envelope_namespace}
     root = etree.Element(tag, nsmap=nsmap)
     root.extend([header, doc])
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _serialize(root)
 
 
 # --- proof of validity ----------------------------------------------------------------------------
@@ -964,10 +976,17 @@ def assert_schema_valid(data: bytes) -> None:
             raise AssertionError(f"{message_type} sample is not schema-valid: {errors}")
 
 
+def without(data: bytes, *local_names: str) -> bytes:
+    """A copy of a sample with every element of the given local names removed."""
+    root = etree.fromstring(data)
+    doomed = [e for e in root.iter(etree.Element) if etree.QName(e).localname in local_names]
+    assert doomed, f"none of {local_names} in sample"
+    for element in doomed:
+        element.getparent().remove(element)
+    return _serialize(root)
+
+
 def with_text(data: bytes, old: str, new: str) -> bytes:
     """A deliberately altered copy of a sample (for inputs that are not schema-valid on purpose)."""
     assert old.encode() in data, f"{old!r} not in sample"
     return data.replace(old.encode(), new.encode())
-
-
-__all__ = ["Tx", "replace"]

@@ -100,7 +100,11 @@ def produce(settings: Settings, topic: str, records: Iterator[ProducedRecord]) -
         while True:
             try:
                 producer.produce(
-                    topic, key=record.key, value=record.value, timestamp=record.timestamp_ms, on_delivery=on_delivery
+                    topic,
+                    key=record.key,
+                    value=record.value,
+                    timestamp=record.timestamp_ms,
+                    on_delivery=on_delivery,
                 )
                 break
             except BufferError:

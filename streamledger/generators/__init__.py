@@ -1,0 +1,1 @@
+"""Deterministic generators of realistic input for each job (seeded, so tests can recompute)."""
