@@ -25,7 +25,7 @@ Outputs    ``ledger.balances`` (compacted; key account ID, value Avro ``BalanceU
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pyflink.common import Row, Types
@@ -39,8 +39,10 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
+from jobs import runner
 from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
 from jobs.dead_letters import DeadLetterWriter
+from jobs.runner import RunReport
 from operators.account_balance import BalanceState, BalanceUpdate, Posting, PostingRejected, apply_posting
 from schemas import AvroCodec, UndecodableMessageError
 from state.account_balance import BALANCE_STATE
@@ -204,16 +206,37 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
 
 
 def create(
-    settings: Settings, *, bounded: bool = False, start: str | int = "committed", **extra_config: str
+    settings: Settings,
+    *,
+    bounded: bool = False,
+    start: str | int = "committed",
+    flink_config: Mapping[str, str] | None = None,
 ) -> JobBuilder:
-    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``."""
-    builder = JobBuilder.create(JOB_NAME, settings, **extra_config)
+    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``.
+
+    ``flink_config`` overrides entries of :func:`jobs.builder.job_configuration`.
+    """
+    builder = JobBuilder.create(JOB_NAME, settings, flink_config)
     build(builder, bounded=bounded, start=start)
     return builder
 
 
+def run_until_caught_up(settings: Settings) -> RunReport:
+    """Resume from the newest savepoint/checkpoint, process the backlog, stop with a savepoint."""
+    return runner.run_until_caught_up(
+        JOB_NAME,
+        settings,
+        lambda s, config: create(s, flink_config=config),
+        settings.postings_topic,
+    )
+
+
 def run(
-    settings: Settings, *, bounded: bool = False, start: str | int = "committed", **extra_config: str
+    settings: Settings,
+    *,
+    bounded: bool = False,
+    start: str | int = "committed",
+    flink_config: Mapping[str, str] | None = None,
 ) -> Any:
     """Run in the embedded MiniCluster until done (bounded) or cancelled."""
-    return create(settings, bounded=bounded, start=start, **extra_config).execute()
+    return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()

@@ -21,7 +21,7 @@ Jobs themselves only decide keys, operators and outputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,9 @@ KAFKA_RECORD_TYPE: RowTypeInfo = Types.ROW_NAMED(
 KAFKA_OUTPUT_TYPE: RowTypeInfo = Types.ROW_NAMED(["topic", "key", "value"], [Types.STRING(), BYTES, BYTES])
 
 
-def job_configuration(job_name: str, settings: Settings, **extra: str) -> dict[str, str]:
+def job_configuration(
+    job_name: str, settings: Settings, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The Flink configuration of a job, as plain strings.
 
     Kept as data (not only applied to an environment) so that the Kubernetes manifests can be
@@ -80,7 +82,7 @@ def job_configuration(job_name: str, settings: Settings, **extra: str) -> dict[s
         # Python workers run in separate processes ("process" mode); see benchmarks/RESULTS.md.
         "python.execution-mode": "process",
     }
-    config.update(extra)
+    config.update(extra or {})
     return config
 
 
@@ -95,21 +97,23 @@ class JobBuilder:
     _statement_set: Any = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, name: str, settings: Settings, **extra_config: str) -> JobBuilder:
+    def create(
+        cls, name: str, settings: Settings, flink_config: Mapping[str, str] | None = None
+    ) -> JobBuilder:
         import sys
 
         toolchain.prepare_pyflink_environment(settings)
         jars = toolchain.flink_job_jars(settings)
-        config = job_configuration(name, settings, **extra_config)
+        config = job_configuration(name, settings, flink_config)
         config.setdefault("python.executable", sys.executable)
         config.setdefault("python.client.executable", sys.executable)
         # ``file:/path`` is the form java.net.URL prints; PyFlink's table environment merges
         # jar lists by string, and ``file:///path`` would register every jar twice.
         config["pipeline.jars"] = ";".join(f"file:{jar}" for jar in jars)
-        flink_config = Configuration()
+        configuration = Configuration()
         for key, value in config.items():
-            flink_config.set_string(key, value)
-        env = StreamExecutionEnvironment.get_execution_environment(flink_config)
+            configuration.set_string(key, value)
+        env = StreamExecutionEnvironment.get_execution_environment(configuration)
         return cls(name=name, settings=settings, env=env)
 
     # ------------------------------------------------------------------ Kafka

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import fastavro.schema
@@ -42,7 +42,7 @@ def load_schema(name: str) -> dict[str, Any]:
     path = _SCHEMA_DIR / f"{name}.avsc"
     if not path.is_file():
         raise FileNotFoundError(f"no Avro schema {name!r} in {_SCHEMA_DIR}")
-    parsed: dict[str, Any] = fastavro.schema.load_schema(str(path))
+    parsed = cast(dict[str, Any], fastavro.schema.load_schema(str(path)))
     return parsed
 
 
@@ -91,7 +91,7 @@ class AvroCodec:
         body = io.BytesIO(payload)
         body.seek(_HEADER_LEN)
         try:
-            record: dict[str, Any] = fastavro.schemaless_reader(body, self._schema, None)
+            record = cast(dict[str, Any], fastavro.schemaless_reader(body, self._schema, None))
         except Exception as exc:  # fastavro raises several types on corrupt input
             raise UndecodableMessageError(
                 "UNDECODABLE", f"corrupt {self.schema_name} body: {type(exc).__name__}: {exc}"

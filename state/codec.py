@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import fastavro.schema
@@ -23,7 +23,7 @@ class StateVersionError(ValueError):
 
 @cache
 def _schema(name: str, version: int) -> dict[str, Any]:
-    parsed: dict[str, Any] = fastavro.schema.load_schema(str(_STATE_DIR / f"{name}.v{version}.avsc"))
+    parsed = cast(dict[str, Any], fastavro.schema.load_schema(str(_STATE_DIR / f"{name}.v{version}.avsc")))
     return parsed
 
 
@@ -54,8 +54,9 @@ class StateCodec:
             raise StateVersionError(
                 f"state {self.name} was written as v{version}; this code reads v1..v{self.current_version}"
             )
-        record: dict[str, Any] = fastavro.schemaless_reader(
-            io.BytesIO(data[1:]), _schema(self.name, version), None
+        record = cast(
+            dict[str, Any],
+            fastavro.schemaless_reader(io.BytesIO(data[1:]), _schema(self.name, version), None),
         )
         while version < self.current_version:
             record = self.upgrades[version](record)

@@ -65,6 +65,8 @@ class Settings:
     """Everything a streamledger process needs to know about its environment."""
 
     home: Path = field(default_factory=_default_home)
+    #: Where runtime data lives (broker data, logs, checkpoints, catalog); default ``<home>/.streamledger``.
+    state_root: Path | None = None
     # Local Kafka broker (KRaft, single node, loopback only).
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 19092
@@ -97,12 +99,13 @@ class Settings:
     # ------------------------------------------------------------------ derived paths
     @property
     def state_dir(self) -> Path:
-        """Project-local directory for jars, broker data, logs, checkpoints and the catalog."""
-        return self.home / ".streamledger"
+        """Project-local directory for broker data, logs, checkpoints and the catalog."""
+        return self.state_root or self.home / ".streamledger"
 
     @property
     def jars_dir(self) -> Path:
-        return self.state_dir / "jars"
+        """Fetched jars stay in the checkout even when runtime data lives elsewhere (tests)."""
+        return self.home / ".streamledger" / "jars"
 
     @property
     def flink_jars_dir(self) -> Path:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -27,7 +27,7 @@ _client_log = logging.getLogger("streamledger.kafka.client")
 _client_log.setLevel(logging.ERROR)
 
 
-def _base_config(settings: Settings) -> dict[str, object]:
+def _base_config(settings: Settings) -> dict[str, Any]:
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "logger": _client_log,
@@ -39,7 +39,7 @@ def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(_base_config(settings))
 
 
-def producer(settings: Settings, **overrides: object) -> Producer:
+def producer(settings: Settings, **overrides: Any) -> Producer:
     """An idempotent producer (acks=all): duplicates from client retries cannot enter the log."""
     config = _base_config(settings) | {
         "enable.idempotence": True,
@@ -51,7 +51,7 @@ def producer(settings: Settings, **overrides: object) -> Producer:
     return Producer(config)
 
 
-def committed_consumer(settings: Settings, group_id: str | None = None, **overrides: object) -> Consumer:
+def committed_consumer(settings: Settings, group_id: str | None = None, **overrides: Any) -> Consumer:
     """A read_committed consumer that never commits offsets (it only inspects topics)."""
     config = _base_config(settings) | {
         "group.id": group_id or f"streamledger-inspect-{time.monotonic_ns()}",
@@ -99,7 +99,7 @@ def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: fl
         partitions = [TopicPartition(topic, p, 0) for p in sorted(topic_meta.partitions)]
         ends: dict[int, int] = {}
         for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            low, high = _watermarks(consumer, tp)
             if high > low:
                 ends[tp.partition] = high
         if not ends:
@@ -120,11 +120,11 @@ def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: fl
             if error is not None:
                 if error.name() == "_PARTITION_EOF":
                     # For read_committed, EOF is the last stable offset: nothing more is visible.
-                    done.add(message.partition())
+                    done.add(message.partition() or 0)
                     continue
                 raise ServiceUnavailableError(f"reading {topic} failed: {error.str()}")
-            partition = message.partition()
-            offset = message.offset()
+            partition = message.partition() or 0
+            offset = message.offset() or 0
             if offset >= ends[partition] - 1:
                 done.add(partition)
             _, ts = message.timestamp()
@@ -133,19 +133,38 @@ def _iter_topic(settings: Settings, topic: str, *, isolation: str, timeout_s: fl
         consumer.close()
 
 
-_COORDINATOR_NOT_READY = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE")
+#: Errors that only mean "not settled yet": for seconds after a broker start or a topic creation,
+#: coordinators load and partition leadership propagates to client metadata.
+_SETTLING = (
+    "NOT_COORDINATOR",
+    "COORDINATOR_LOAD_IN_PROGRESS",
+    "COORDINATOR_NOT_AVAILABLE",
+    "NOT_LEADER_FOR_PARTITION",
+    "LEADER_NOT_AVAILABLE",
+    "UNKNOWN_TOPIC_OR_PART",
+)
 
 
-def _with_coordinator_retry(call: Callable[[], T], timeout_s: float = 30.0) -> T:
-    """Retry while the group coordinator is still loading (normal for seconds after a broker start)."""
+def retry_while_settling(call: Callable[[], T], timeout_s: float = 30.0) -> T:
+    """Run ``call``, retrying the transient errors of a broker or topic that is still settling."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             return call()
         except KafkaException as exc:
-            if not any(code in str(exc) for code in _COORDINATOR_NOT_READY) or time.monotonic() > deadline:
+            if not any(code in str(exc) for code in _SETTLING) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """(low, high) offsets of a partition, retried while the topic settles."""
+
+    def query() -> tuple[int, int]:
+        low, high = consumer.get_watermark_offsets(partition, timeout=10)
+        return int(low), int(high)
+
+    return retry_while_settling(query)
 
 
 def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
@@ -160,15 +179,25 @@ def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, i
         if metadata is None or metadata.error is not None:
             raise ServiceUnavailableError(f"topic {topic} does not exist on {settings.bootstrap_servers}")
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        committed = _with_coordinator_retry(lambda: consumer.committed(partitions, timeout=10))
+        committed = retry_while_settling(lambda: consumer.committed(partitions, timeout=10))
         offsets: dict[int, int] = {}
         for tp in committed:
             if tp.offset >= 0:
                 offsets[tp.partition] = tp.offset
             else:
-                low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+                low, _ = _watermarks(consumer, TopicPartition(topic, tp.partition))
                 offsets[tp.partition] = low
         return offsets
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Per partition, the offset the next record will get (read_uncommitted high watermark)."""
+    consumer = committed_consumer(settings)
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: _watermarks(consumer, TopicPartition(topic, p))[1] for p in partitions}
     finally:
         consumer.close()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from streamledger import kafka_clients
 from streamledger.config import Settings, TopicSpec
@@ -136,12 +136,31 @@ class KafkaBroker:
                         raise ServiceUnavailableError(
                             f"could not create topic {name}: {exc.args[0]}", "check the broker log"
                         ) from None
+        if created:
+            self._wait_for_leaders(admin, created)
         present = [t for t in specs if t.name in existing and t.configs]
         if present:
             resources = [ConfigResource("topic", t.name, set_config=dict(t.configs)) for t in present]
             for future in admin.alter_configs(resources).values():
                 future.result()
         return created
+
+    def _wait_for_leaders(self, admin: AdminClient, topics: list[str]) -> None:
+        """A created topic is usable only once each partition has a leader; wait for that."""
+
+        def all_led() -> bool:
+            metadata = admin.list_topics(timeout=5).topics
+            return all(
+                name in metadata
+                and metadata[name].error is None
+                and all(p.leader >= 0 for p in metadata[name].partitions.values())
+                for name in topics
+            )
+
+        if not processes.wait_until(all_led, timeout_s=30, interval_s=0.2):
+            raise ServiceUnavailableError(
+                f"topics {topics} have no partition leader after 30 s", "check the broker log"
+            )
 
     def topic_configs(self, topic: str) -> dict[str, str]:
         resource = ConfigResource("topic", topic)

@@ -1,0 +1,97 @@
+"""Running a job the way it runs in production, on the embedded MiniCluster.
+
+A streaming job never "finishes": it is stopped with a savepoint and the next run resumes from
+it. That is what :func:`run_until_caught_up` does — resume from the newest restore point (a
+savepoint, or a checkpoint retained after a crash), run until every record that was in the
+input when it started has been processed *and committed*, then stop with a savepoint. Offsets
+are committed to Kafka only when a checkpoint completes, the same moment the sinks commit their
+transactions and Iceberg snapshots, so "the group's committed offsets reached the end" means
+"everything up to there is visible to read_committed consumers".
+
+Bounded runs (``bounded=True`` sources) are for replays into fresh outputs; their final
+checkpoint marks sources finished, so they are not a restore point for a continuing job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflink.java_gateway import get_gateway
+
+from jobs.builder import JobBuilder
+from streamledger import kafka_clients
+from streamledger.config import Settings
+from streamledger.errors import JobFailedError
+
+_TERMINAL = ("FAILED", "CANCELED", "FINISHED")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    job: str
+    restored_from: str | None
+    savepoint: str
+    records: int
+    seconds: float
+
+
+def latest_restore_point(settings: Settings, job: str) -> Path | None:
+    """The newest savepoint or retained checkpoint of ``job`` (a directory with ``_metadata``)."""
+    candidates = [
+        *(settings.savepoints_dir / job).glob("savepoint-*/_metadata"),
+        *(settings.checkpoints_dir / job).glob("*/chk-*/_metadata"),
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent
+
+
+def run_until_caught_up(
+    job: str,
+    settings: Settings,
+    create: Callable[[Settings, dict[str, str]], JobBuilder],
+    input_topic: str,
+    *,
+    timeout_s: float = 600.0,
+) -> RunReport:
+    """Resume ``job``, process the input present now, stop with a savepoint; see module doc."""
+    restore = latest_restore_point(settings, job)
+    flink_config = {"execution.state-recovery.path": restore.as_uri()} if restore else {}
+    targets = kafka_clients.end_offsets(settings, input_topic)
+    before = kafka_clients.resume_offsets(settings, job, input_topic)
+    records = sum(max(0, targets[p] - before.get(p, 0)) for p in targets)
+
+    builder = create(settings, flink_config)
+    began = time.monotonic()
+    client = builder.execute_async()
+    deadline = began + timeout_s
+    while True:
+        status = str(client.get_job_status().result())
+        if status in _TERMINAL:
+            raise JobFailedError(
+                f"{job} ended as {status} before catching up",
+                f"see the Flink log in {settings.state_dir / 'logs'}",
+            )
+        committed = kafka_clients.resume_offsets(settings, job, input_topic)
+        if all(committed.get(p, 0) >= end for p, end in targets.items()):
+            break
+        if time.monotonic() > deadline:
+            client.cancel().result()
+            raise JobFailedError(f"{job} did not catch up within {timeout_s:.0f} s", "see the Flink log")
+        time.sleep(0.5)
+    seconds = time.monotonic() - began
+    savepoint = stop_with_savepoint(client, settings.savepoints_dir / job)
+    return RunReport(job, str(restore) if restore else None, savepoint, records, seconds)
+
+
+def stop_with_savepoint(client: object, directory: Path) -> str:
+    """Stop-with-savepoint in Flink's canonical (portable) format; returns the savepoint path."""
+    jvm = get_gateway().jvm
+    j_client = client._j_job_client  # type: ignore[attr-defined]
+    future = j_client.stopWithSavepoint(
+        False, directory.as_uri(), jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    )
+    return str(future.get())
