@@ -473,6 +473,8 @@ def _pod_template(job: JobEntry, overlay: Overlay) -> dict[str, Any]:
             },
         },
         "spec": {
+            # The image is linux/amd64 only (apache-flink has no Linux arm64 wheel).
+            "nodeSelector": {"kubernetes.io/arch": "amd64"},
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": FLINK_UID,

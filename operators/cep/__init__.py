@@ -50,7 +50,7 @@ Differences from Flink CEP
   in the order the NFA created them; Flink returns them in priority-queue iteration order,
   which it leaves unspecified.
 - Timed-out partial matches are returned as plain ``dict``s without the timeout timestamp; it
-  is ``first event time + within`` (what Flink passes to ``processTimedOutMatch``).
+  is ``first event time + within`` (the timestamp Flink attaches to a timed-out match).
 - The iterative-condition context offers ``events_for(stage)`` and ``timestamp`` only: no
   ``currentProcessingTime`` and no shared-buffer accumulators.
 - The shared buffer is a tree of match nodes (one per accepted event per path) with events

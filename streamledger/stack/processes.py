@@ -39,7 +39,17 @@ def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
 
 
 def pid_alive(pid: int, marker: str | None = None) -> bool:
-    """True when pid runs and (if given) its command line contains ``marker``."""
+    """True when pid runs and (if given) its command line contains ``marker``.
+
+    A daemon started by this very process (as in a test session) stays a zombie after it exits
+    until it is reaped; ``kill(pid, 0)`` still succeeds on a zombie, so reap it first.
+    """
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: its parent (or init) reaps it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -125,3 +125,4 @@ def prepare_pyflink_environment(settings: Settings) -> None:
     log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    os.environ.setdefault("LOG4J_PROPERTIES", str(Path(__file__).with_name("log4j-client.properties")))

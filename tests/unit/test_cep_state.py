@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from operators.cep import NFA, NFAState, Pattern
+from operators.cep import NFA, EventTimeBuffer, NFAState, Pattern, ProcessorOutput, ProcessorState
 
 from .test_cep_support import Ev, kind, render
 
@@ -144,8 +144,6 @@ def test_without_a_window_partial_matches_accumulate() -> None:
 
 
 def test_generic_value_types_can_be_built_through_their_subscripted_alias() -> None:
-    from operators.cep import EventTimeBuffer, ProcessorOutput, ProcessorState
-
     assert NFAState[Ev]().is_empty
     assert len(EventTimeBuffer[Ev]()) == 0
     assert ProcessorState[Ev]().nfa.is_empty
