@@ -65,8 +65,8 @@ class KafkaBroker:
             return False
         toolchain.require_jars(self.settings)
         s = self.settings
-        processes.ensure_port_free(s.kafka_host, s.kafka_port, "Kafka broker", "STREAMLEDGER_KAFKA_PORT")
-        processes.ensure_port_free(
+        processes.wait_until_bindable(s.kafka_host, s.kafka_port, "Kafka broker", "STREAMLEDGER_KAFKA_PORT")
+        processes.wait_until_bindable(
             s.kafka_host, s.kafka_controller_port, "Kafka controller", "STREAMLEDGER_KAFKA_CONTROLLER_PORT"
         )
         self._write_config()

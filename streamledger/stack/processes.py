@@ -8,6 +8,7 @@ checks that the process' command line still carries the marker it was started wi
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,6 +39,30 @@ def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
         )
 
 
+def port_bindable(host: str, port: int) -> bool:
+    """True when a listener could bind host:port now (without SO_REUSEADDR, as Kafka binds)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_bindable(host: str, port: int, what: str, env_var: str, timeout_s: float = 90.0) -> None:
+    """Wait out connections of a crashed predecessor lingering in TIME_WAIT; fail if someone listens.
+
+    After a broker is killed, the clients that talked to it leave connections in TIME_WAIT on its
+    port for up to a minute, and a new broker cannot bind until they expire.
+    """
+    ensure_port_free(host, port, what, env_var)
+    if not wait_until(lambda: port_bindable(host, port), timeout_s=timeout_s, interval_s=0.5):
+        raise PortInUseError(
+            f"port {port} on {host} stayed unavailable for {timeout_s:.0f} s, so the {what} cannot start",
+            f"check `ss -tanp 'sport = :{port}'` or set {env_var} to a free port",
+        )
+
+
 def pid_alive(pid: int, marker: str | None = None) -> bool:
     """True when pid runs and (if given) its command line contains ``marker``.
 
@@ -65,6 +90,9 @@ def pid_alive(pid: int, marker: str | None = None) -> bool:
     return marker in cmdline
 
 
+_EXCEPTION_LINE = re.compile(r"^(Caused by: )?[\w$.]+(Exception|Error)\b")
+
+
 def log_tail(path: Path, lines: int = 12) -> str:
     """What a user needs from a log when a service did not come up.
 
@@ -75,7 +103,7 @@ def log_tail(path: Path, lines: int = 12) -> str:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
         return f"(no log at {path})"
-    errors = [line for line in text if " ERROR " in line or line.startswith(("Caused by", "Exception"))]
+    errors = [line for line in text if " ERROR " in line or _EXCEPTION_LINE.match(line)]
     return "\n".join((errors or text)[-lines:])
 
 

@@ -1,0 +1,44 @@
+"""Settings: one place, overridable by STREAMLEDGER_* variables, validated with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamledger.config import Settings
+from streamledger.errors import ConfigError
+
+
+def test_environment_overrides_typed_fields() -> None:
+    s = Settings.from_env({"STREAMLEDGER_KAFKA_PORT": "29999", "STREAMLEDGER_STATE_ROOT": "/tmp/x"})
+    assert s.kafka_port == 29999 and s.bootstrap_servers == "127.0.0.1:29999"
+    assert s.state_dir == Path("/tmp/x") and s.kafka_dir == Path("/tmp/x/kafka")
+    assert s.jars_dir == s.home / ".streamledger" / "jars", "jars stay in the checkout"
+
+
+def test_projection_topics_are_compacted_and_logs_never_expire_by_time() -> None:
+    topics = {t.name: t for t in Settings.from_env({}).topics}
+    s = Settings.from_env({})
+    assert topics[s.balances_topic].compacted
+    assert not topics[s.postings_topic].compacted
+    assert topics[s.postings_topic].configs["retention.ms"] == "-1"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"STREAMLEDGER_KAFKA_PORT": "not-a-port"},
+            "STREAMLEDGER_KAFKA_PORT='not-a-port' is not a valid int",
+        ),
+        ({"STREAMLEDGER_KAFKA_PORT": "80"}, "not a usable port"),
+        ({"STREAMLEDGER_FLINK_REST_PORT": "19092"}, "ports must differ"),
+        ({"STREAMLEDGER_CHECKPOINT_INTERVAL_MS": "5"}, "too small"),
+    ],
+)
+def test_bad_settings_fail_with_one_clear_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
