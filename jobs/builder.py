@@ -33,7 +33,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSink, KafkaSource
 from pyflink.java_gateway import get_gateway
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 
 from streamledger import kafka_clients
 from streamledger.config import Settings
@@ -247,6 +247,21 @@ class JobBuilder:
     def execute_async(self) -> JobClient:
         self._attach_table_sinks()
         return self.env.execute_async(self.name)
+
+
+def batch_table_environment(settings: Settings) -> TableEnvironment:
+    """A batch Table API environment with the catalog registered: Flink's own view of the tables.
+
+    For inspection (snapshots, metadata tables, ad-hoc queries), not for the streaming jobs.
+    """
+    toolchain.prepare_pyflink_environment(settings)
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env.get_config().set(
+        "pipeline.jars", ";".join(f"file:{jar}" for jar in toolchain.flink_job_jars(settings))
+    )
+    for statement in iceberg_catalog.flink_catalog_ddl(settings):
+        t_env.execute_sql(statement)
+    return t_env
 
 
 def dead_letter_rows(streams: Sequence[DataStream]) -> DataStream:

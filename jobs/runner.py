@@ -14,6 +14,8 @@ checkpoint marks sources finished, so they are not a restore point for a continu
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,28 @@ from streamledger.config import Settings
 from streamledger.errors import JobFailedError
 
 _TERMINAL = ("FAILED", "CANCELED", "FINISHED")
+log = logging.getLogger(__name__)
+
+
+def _ignore_worker_hangup_on_stop() -> None:
+    """Keep Beam's expected gRPC hang-up at job stop out of the user's terminal.
+
+    In the embedded MiniCluster the Python worker runs in this process; when the job stops, its
+    data-plane threads die with "Multiplexer hanging up" (a CANCELLED RPC) and Python prints each
+    as an uncaught-thread traceback. That is the normal end of the worker, not an error.
+    """
+    previous = threading.excepthook
+    if getattr(previous, "streamledger_filter", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if "Multiplexer hanging up" in str(args.exc_value):
+            log.debug("python worker data plane closed at job stop")
+            return
+        previous(args)
+
+    hook.streamledger_filter = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,7 @@ def run_until_caught_up(
     records = sum(max(0, targets[p] - before.get(p, 0)) for p in targets)
 
     builder = create(settings, flink_config)
+    _ignore_worker_hangup_on_stop()
     began = time.monotonic()
     client = builder.execute_async()
     deadline = began + timeout_s

@@ -156,3 +156,31 @@ def test_output_after_the_last_completed_checkpoint_is_invisible_to_read_committ
     assert {a: b["version"] for a, b in _committed_balances(isolated).items()} == {
         a: e["version"] for a, e in expected.latest.items()
     }
+
+
+def test_flink_and_pyiceberg_see_the_same_table_and_snapshots(isolated: Settings) -> None:
+    """The JDBC catalog is shared: Flink's metadata tables and pyiceberg agree snapshot by snapshot."""
+    from jobs.builder import batch_table_environment
+
+    expected = _produce(isolated, events=500, seed=41)
+    account_balances.run_until_caught_up(isolated)
+    _produce(isolated, events=300, seed=42)
+    account_balances.run_until_caught_up(isolated)
+
+    table = iceberg_catalog.load(isolated).load_table(TABLE)
+    pyiceberg_snapshots = sorted(s.snapshot_id for s in table.snapshots())
+    assert len(pyiceberg_snapshots) >= 2, "two runs commit at least two snapshots"
+
+    t_env = batch_table_environment(isolated)
+    qualified = f"`{isolated.catalog_name}`.`{account_balances.ICEBERG_NAMESPACE}`"
+    with t_env.execute_sql(
+        f"SELECT snapshot_id FROM {qualified}.`{account_balances.ICEBERG_TABLE}$snapshots`"
+    ).collect() as rows:
+        flink_snapshots = sorted(row[0] for row in rows)
+    with t_env.execute_sql(
+        f"SELECT COUNT(*) FROM {qualified}.`{account_balances.ICEBERG_TABLE}`"
+    ).collect() as rows:
+        (flink_count,) = [row[0] for row in rows]
+
+    assert flink_snapshots == pyiceberg_snapshots
+    assert flink_count == len(_iceberg_rows(isolated)) > len(expected.rows)
