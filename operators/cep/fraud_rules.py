@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .conditions import ConditionContext, iterative
+from .conditions import ConditionContext, Iterative, iterative
 from .fraud_events import EventKind, FraudEvent
 from .geo import haversine_km
 from .pattern import Pattern
@@ -58,6 +58,17 @@ def _is_payment(event: FraudEvent) -> bool:
     return event.kind is EventKind.PAYMENT
 
 
+def _large_payment_to_creditor_of(stage: str, large_min: int) -> Iterative[FraudEvent]:
+    """A payment of at least ``large_min`` to the creditor of the first event matched by ``stage``."""
+
+    def large_to_same_creditor(event: FraudEvent, ctx: ConditionContext[FraudEvent]) -> bool:
+        if not _is_payment(event) or event.amount_minor < large_min:
+            return False
+        return event.creditor is not None and event.creditor == ctx.events_for(stage)[0].creditor
+
+    return iterative(large_to_same_creditor)
+
+
 # --- payment velocity ---------------------------------------------------------------------------
 
 
@@ -93,19 +104,12 @@ PAYMENT_VELOCITY = RuleType(
 def build_test_then_large(params: Mapping[str, ParamValue]) -> Pattern[FraudEvent]:
     """A small "test" payment, then the first large payment to the *same* creditor."""
     small_max = _int(params, "small_max_minor")
-    large_min = _int(params, "large_min_minor")
-
-    def large_to_same_creditor(event: FraudEvent, ctx: ConditionContext[FraudEvent]) -> bool:
-        if not _is_payment(event) or event.amount_minor < large_min:
-            return False
-        return event.creditor is not None and event.creditor == ctx.events_for("test")[0].creditor
-
     return (
         Pattern[FraudEvent]
         .begin("test", SKIP_PAST_LAST_EVENT)
         .where(lambda e: _is_payment(e) and 0 < e.amount_minor <= small_max)
         .followed_by("large")
-        .where(iterative(large_to_same_creditor))
+        .where(_large_payment_to_creditor_of("test", _int(params, "large_min_minor")))
         .within(_int(params, "within_ms"))
     )
 
@@ -136,13 +140,6 @@ TEST_THEN_LARGE = RuleType(
 def build_new_beneficiary_after_profile_change(params: Mapping[str, ParamValue]) -> Pattern[FraudEvent]:
     """A profile change, then a beneficiary added (any of them: ``followed_by_any``), then a
     large payment to that beneficiary, all within the window."""
-    large_min = _int(params, "large_min_minor")
-
-    def large_to_new_beneficiary(event: FraudEvent, ctx: ConditionContext[FraudEvent]) -> bool:
-        if not _is_payment(event) or event.amount_minor < large_min:
-            return False
-        return event.creditor is not None and event.creditor == ctx.events_for("new_beneficiary")[0].creditor
-
     return (
         Pattern[FraudEvent]
         .begin("profile_change", SKIP_PAST_LAST_EVENT)
@@ -150,7 +147,7 @@ def build_new_beneficiary_after_profile_change(params: Mapping[str, ParamValue])
         .followed_by_any("new_beneficiary")
         .where(lambda e: e.kind is EventKind.BENEFICIARY_ADDED and e.creditor is not None)
         .followed_by("large_payment")
-        .where(iterative(large_to_new_beneficiary))
+        .where(_large_payment_to_creditor_of("new_beneficiary", _int(params, "large_min_minor")))
         .within(_int(params, "within_ms"))
     )
 

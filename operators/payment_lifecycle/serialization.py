@@ -15,7 +15,7 @@ from typing import TypeAlias
 from operators.payment_lifecycle.lifecycle import PaymentLifecycle
 from operators.payment_lifecycle.route import Direction, direction, hop_index
 from operators.payment_lifecycle.timeline import TimelineEntry
-from streamledger.iso20022.serialization import _json_value
+from streamledger.iso20022.serialization import json_value
 
 Json: TypeAlias = "str | int | bool | list[Json] | dict[str, Json] | None"
 
@@ -25,14 +25,14 @@ def lifecycle_to_json_dict(lifecycle: PaymentLifecycle) -> dict[str, Json]:
     hops = hop_index(lifecycle.route)
     return {
         "payment_id": lifecycle.payment_id,
-        "status": _json_value(lifecycle.status),
+        "status": json_value(lifecycle.status),
         "status_reason": lifecycle.status_reason,
-        "cancellation": _json_value(lifecycle.cancellation),
-        "amount": _json_value(lifecycle.amount),
+        "cancellation": json_value(lifecycle.cancellation),
+        "amount": json_value(lifecycle.amount),
         "currency": lifecycle.currency,
         "uetr": lifecycle.uetr,
         "end_to_end_id": lifecycle.end_to_end_id,
-        "last_updated": _json_value(lifecycle.last_updated),
+        "last_updated": json_value(lifecycle.last_updated),
         "truncated": lifecycle.truncated,
         "version": lifecycle.version,
         "route": [
@@ -45,8 +45,8 @@ def lifecycle_to_json_dict(lifecycle: PaymentLifecycle) -> dict[str, Json]:
 def _entry_to_json_dict(entry: TimelineEntry, hops: dict[Direction, int]) -> dict[str, Json]:
     leg = direction(entry)
     return {
-        "event_time": _json_value(entry.event_time),
-        "event_type": _json_value(entry.event_type),
+        "event_time": json_value(entry.event_time),
+        "event_type": json_value(entry.event_type),
         "message_type": entry.message_type,
         "message_id": entry.message_id,
         "status": entry.status,
@@ -54,7 +54,7 @@ def _entry_to_json_dict(entry: TimelineEntry, hops: dict[Direction, int]) -> dic
         "instructing_agent": entry.instructing_agent,
         "instructed_agent": entry.instructed_agent,
         "hop": None if leg is None else hops.get(leg),
-        "amount": _json_value(entry.amount),
+        "amount": json_value(entry.amount),
         "currency": entry.currency,
         "credit_debit": entry.credit_debit,
     }

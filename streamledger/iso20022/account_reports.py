@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from streamledger.iso20022.context import MessageContext
-from streamledger.iso20022.errors import located
 from streamledger.iso20022.events import EventType, PaymentEvent
 from streamledger.iso20022.parties import PartyFields, parties_of
-from streamledger.iso20022.payment_key import identifies_payment, payment_key
+from streamledger.iso20022.payment_key import identifies_payment, read_identifiers, transaction_key
 from streamledger.iso20022.reader import Node, amount_fields, first_present
 
 CREDIT = "CRDT"
@@ -55,28 +54,21 @@ def _entry_events(
             # Sts/Cd (or Sts/Prtry) from .08 on; plain text before.
             status = first_present(entry.text("Sts/Cd"), entry.text("Sts/Prtry"), entry.text("Sts"))
             for tx in details:
-                refs = tx.part("Refs")
-                uetr = refs.uetr("UETR")
-                end_to_end_id = refs.text("EndToEndId")
-                tx_id = refs.text("TxId")
-                instruction_id = refs.text("InstrId")
-                if not identifies_payment(uetr, end_to_end_id, tx_id, instruction_id):
+                identifiers = read_identifiers(tx.part("Refs"))
+                if not identifies_payment(identifiers):
                     continue
                 credit_debit = first_present(tx.text("CdtDbtInd"), entry.text("CdtDbtInd"))
                 agents = tx.part("RltdAgts")
                 parties = _parties(tx, account, credit_debit)
-                with located(tx.path):
-                    key = payment_key(
-                        uetr=uetr,
-                        end_to_end_id=end_to_end_id,
-                        tx_id=tx_id,
-                        instruction_id=instruction_id,
-                        agent_bic=first_present(
-                            parties["debtor_agent"],
-                            servicer if credit_debit == DEBIT else None,
-                            agents.bic("InstgAgt"),
-                        ),
-                    )
+                key = transaction_key(
+                    tx,
+                    identifiers,
+                    first_present(
+                        parties["debtor_agent"],
+                        servicer if credit_debit == DEBIT else None,
+                        agents.bic("InstgAgt"),
+                    ),
+                )
                 yield PaymentEvent(
                     **context.fields,
                     payment_id=key,
@@ -90,10 +82,7 @@ def _entry_events(
                             report_time,
                         )
                     ),
-                    end_to_end_id=end_to_end_id,
-                    uetr=uetr,
-                    tx_id=tx_id,
-                    instruction_id=instruction_id,
+                    **identifiers,
                     status=status,
                     reason=tx.reason("RtrInf"),
                     **amount_fields(

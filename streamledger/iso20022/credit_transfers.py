@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from streamledger.iso20022.context import MessageContext
-from streamledger.iso20022.errors import MalformedMessageError, located
+from streamledger.iso20022.errors import MalformedMessageError
 from streamledger.iso20022.events import EventType, PaymentEvent
 from streamledger.iso20022.parties import parties_of
-from streamledger.iso20022.payment_key import payment_key
+from streamledger.iso20022.payment_key import read_identifiers, transaction_key
 from streamledger.iso20022.reader import Node, amount_fields, first_present
 
 
@@ -30,24 +30,13 @@ def initiation_events(root: Node, context: MessageContext) -> Iterator[PaymentEv
         if not transactions:
             raise MalformedMessageError(f"{instruction.path} has no CdtTrfTxInf")
         for tx in transactions:
-            end_to_end_id = tx.text("PmtId/EndToEndId")
-            instruction_id = tx.text("PmtId/InstrId")
-            uetr = tx.uetr("PmtId/UETR")
-            with located(tx.path):
-                key = payment_key(
-                    uetr=uetr,
-                    end_to_end_id=end_to_end_id,
-                    instruction_id=instruction_id,
-                    agent_bic=debtor_agent,
-                )
+            identifiers = read_identifiers(tx, "PmtId/", with_tx_id=False)
             yield PaymentEvent(
                 **context.fields,
-                payment_id=key,
+                payment_id=transaction_key(tx, identifiers, debtor_agent),
                 event_type=EventType.INITIATION,
                 event_time=context.created_at,
-                end_to_end_id=end_to_end_id,
-                uetr=uetr,
-                instruction_id=instruction_id,
+                **identifiers,
                 **amount_fields(tx.amount("Amt/InstdAmt"), tx.amount("Amt/EqvtAmt/Amt")),
                 debtor_agent=debtor_agent,
                 creditor_agent=tx.bic("CdtrAgt"),
@@ -84,27 +73,15 @@ def _transfer_events(root: Node, context: MessageContext, event_type: EventType)
     for tx in transactions:
         parties = parties_of(tx)
         instructing_agent = first_present(tx.bic("InstgAgt"), header.bic("InstgAgt"))
-        end_to_end_id = tx.text("PmtId/EndToEndId")
-        tx_id = tx.text("PmtId/TxId")
-        instruction_id = tx.text("PmtId/InstrId")
-        uetr = tx.uetr("PmtId/UETR")
-        with located(tx.path):
-            key = payment_key(
-                uetr=uetr,
-                end_to_end_id=end_to_end_id,
-                tx_id=tx_id,
-                instruction_id=instruction_id,
-                agent_bic=first_present(parties["debtor_agent"], instructing_agent),
-            )
+        identifiers = read_identifiers(tx, "PmtId/")
         yield PaymentEvent(
             **context.fields,
-            payment_id=key,
+            payment_id=transaction_key(
+                tx, identifiers, first_present(parties["debtor_agent"], instructing_agent)
+            ),
             event_type=event_type,
             event_time=context.event_time(tx.timestamp("AccptncDtTm")),
-            end_to_end_id=end_to_end_id,
-            uetr=uetr,
-            tx_id=tx_id,
-            instruction_id=instruction_id,
+            **identifiers,
             **amount_fields(tx.amount("IntrBkSttlmAmt")),
             cover=tx.child("UndrlygCstmrCdtTrf") is not None,
             instructing_agent=instructing_agent,

@@ -26,7 +26,10 @@ Group-level reports that refer to a whole earlier message use :func:`group_key`:
 
 from __future__ import annotations
 
-from streamledger.iso20022.errors import MalformedMessageError
+from typing import TypedDict
+
+from streamledger.iso20022.errors import MalformedMessageError, located
+from streamledger.iso20022.reader import Node
 
 NOT_PROVIDED = "NOTPROVIDED"
 UNKNOWN_AGENT = "UNKNOWN"
@@ -45,11 +48,6 @@ def _usable(identifier: str | None) -> str | None:
         return None
     value = identifier.strip()
     return value if value and value.upper() != NOT_PROVIDED else None
-
-
-def identifies_payment(*identifiers: str | None) -> bool:
-    """Whether any of the identifiers could key a payment (statement lines often carry none)."""
-    return any(_usable(identifier) is not None for identifier in identifiers)
 
 
 def payment_key(
@@ -76,6 +74,48 @@ def payment_key(
     raise MalformedMessageError(
         "no UETR, EndToEndId, TxId or InstrId to attribute the transaction to a payment"
     )
+
+
+class PaymentIdentifiers(TypedDict):
+    """The identifiers a transaction names a payment by (its own, or the ``Orgnl*`` ones it quotes)."""
+
+    uetr: str | None
+    end_to_end_id: str | None
+    tx_id: str | None
+    instruction_id: str | None
+
+
+def read_identifiers(node: Node, prefix: str = "", *, with_tx_id: bool = True) -> PaymentIdentifiers:
+    """``<prefix>UETR``, ``<prefix>EndToEndId``, ``<prefix>TxId`` and ``<prefix>InstrId`` below ``node``.
+
+    ``prefix`` is a path (``"PmtId/"``) or the ``"Orgnl"`` of a referring message; ``with_tx_id`` is
+    off for messages whose schema has no ``TxId`` there (pain.001).
+    """
+    return PaymentIdentifiers(
+        uetr=node.uetr(f"{prefix}UETR"),
+        end_to_end_id=node.text(f"{prefix}EndToEndId"),
+        tx_id=node.text(f"{prefix}TxId") if with_tx_id else None,
+        instruction_id=node.text(f"{prefix}InstrId"),
+    )
+
+
+def identifies_payment(identifiers: PaymentIdentifiers) -> bool:
+    """Whether any of the identifiers could key a payment (statement lines often carry none)."""
+    return any(
+        _usable(identifier) is not None
+        for identifier in (
+            identifiers["uetr"],
+            identifiers["end_to_end_id"],
+            identifiers["tx_id"],
+            identifiers["instruction_id"],
+        )
+    )
+
+
+def transaction_key(tx: Node, identifiers: PaymentIdentifiers, agent_bic: str | None) -> str:
+    """:func:`payment_key` of one transaction; an error names the transaction's path."""
+    with located(tx.path):
+        return payment_key(**identifiers, agent_bic=agent_bic)
 
 
 def group_key(original_message_id: str) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from streamledger.iso20022.errors import located
-from streamledger.iso20022.payment_key import group_key, payment_key
+from streamledger.iso20022.payment_key import group_key, read_identifiers, transaction_key
 from streamledger.iso20022.reader import AmountFields, Node, amount_fields, first_present
 
 
@@ -48,28 +47,17 @@ def transaction_reference(tx: Node, group: Node, agent_bic: str | None) -> Refer
     ``uetr`` and ``end_to_end_id`` are end-to-end by definition, so they are filled from the original
     identifiers: every event about a payment then carries the same values.
     """
-    uetr = tx.uetr("OrgnlUETR")
-    end_to_end_id = tx.text("OrgnlEndToEndId")
-    tx_id = tx.text("OrgnlTxId")
-    instruction_id = tx.text("OrgnlInstrId")
-    with located(tx.path):
-        key = payment_key(
-            uetr=uetr,
-            end_to_end_id=end_to_end_id,
-            tx_id=tx_id,
-            instruction_id=instruction_id,
-            agent_bic=agent_bic,
-        )
+    identifiers = read_identifiers(tx, "Orgnl")
     return ReferenceFields(
-        payment_id=key,
-        uetr=uetr,
-        end_to_end_id=end_to_end_id,
+        payment_id=transaction_key(tx, identifiers, agent_bic),
+        uetr=identifiers["uetr"],
+        end_to_end_id=identifiers["end_to_end_id"],
         original_message_id=first_present(tx.text("OrgnlGrpInf/OrgnlMsgId"), group.text("OrgnlMsgId")),
         original_message_type=first_present(tx.text("OrgnlGrpInf/OrgnlMsgNmId"), group.text("OrgnlMsgNmId")),
-        original_end_to_end_id=end_to_end_id,
-        original_tx_id=tx_id,
-        original_instruction_id=instruction_id,
-        original_uetr=uetr,
+        original_end_to_end_id=identifiers["end_to_end_id"],
+        original_tx_id=identifiers["tx_id"],
+        original_instruction_id=identifiers["instruction_id"],
+        original_uetr=identifiers["uetr"],
     )
 
 

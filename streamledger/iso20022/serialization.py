@@ -20,7 +20,8 @@ from streamledger.iso20022.events import PaymentEvent
 JsonValue = str | bool | None
 
 
-def _json_value(value: object) -> JsonValue:
+def json_value(value: object) -> JsonValue:
+    """The JSON form of one event value (see the module docstring for the formats)."""
     if isinstance(value, Enum):  # before str: EventType is a str subclass
         return str(value.value)
     if value is None or isinstance(value, bool | str):
@@ -36,4 +37,4 @@ def _json_value(value: object) -> JsonValue:
 
 def event_to_json_dict(event: PaymentEvent) -> dict[str, JsonValue]:
     """All fields of ``event`` as JSON-safe values (see the module docstring for the formats)."""
-    return {field.name: _json_value(getattr(event, field.name)) for field in dataclasses.fields(event)}
+    return {field.name: json_value(getattr(event, field.name)) for field in dataclasses.fields(event)}

@@ -191,6 +191,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def _group_header(b: _Builder, msg_id: str, created: datetime, *more: Any) -> Any:
+    """``GrpHdr`` with the message's id and creation time, then ``more``."""
+    return b.el("GrpHdr", b.el("MsgId", msg_id), b.el("CreDtTm", _iso(created)), *more)
+
+
 # --- payments -------------------------------------------------------------------------------------
 
 
@@ -252,10 +257,10 @@ def pain001(
     return b.document(
         b.el(
             "CstmrCdtTrfInitn",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.el("NbOfTxs", str(len(txs))),
                 b.el("CtrlSum", str(sum((tx.amount for tx in txs), Decimal(0)))),
                 b.party("InitgPty", initiating_party),
@@ -285,10 +290,10 @@ def pacs008(
     return b.document(
         b.el(
             "FIToFICstmrCdtTrf",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.el("NbOfTxs", str(len(txs))),
                 b.el("SttlmInf", b.el("SttlmMtd", "INDA")),
                 agents() if agents_in_group_header else None,
@@ -356,10 +361,10 @@ def pacs009(
     return b.document(
         b.el(
             "FICdtTrf",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.el("NbOfTxs", str(len(txs))),
                 b.el("SttlmInf", b.el("SttlmMtd", "COVE" if cover else "INDA")),
             ),
@@ -384,6 +389,11 @@ def pacs009(
 
 
 # --- references to an earlier payment ----------------------------------------------------------------
+
+
+def _original_group(b: _Builder, name: str, original_msg_id: str, original_type: str, *more: Any) -> Any:
+    """A block naming the original message (``OrgnlMsgId``, ``OrgnlMsgNmId``), then ``more``."""
+    return b.el(name, b.el("OrgnlMsgId", original_msg_id), b.el("OrgnlMsgNmId", original_type), *more)
 
 
 def _original_reference(b: _Builder, tx: Tx, *, with_tx_id: bool = True) -> list[Any]:
@@ -438,20 +448,21 @@ def pacs002(
 ) -> bytes:
     """FI-to-FI payment status report. With no ``txs`` it reports only a group status."""
     b = _Builder(message_type)
-    group = b.el(
+    group = _original_group(
+        b,
         "OrgnlGrpInfAndSts",
-        b.el("OrgnlMsgId", original_msg_id),
-        b.el("OrgnlMsgNmId", original_type),
+        original_msg_id,
+        original_type,
         b.optional("GrpSts", group_status),
         b.reason("StsRsnInf", group_reason),
     )
     return b.document(
         b.el(
             "FIToFIPmtStsRpt",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.agent("InstgAgt", instructing_agent),
                 b.agent("InstdAgt", instructed_agent),
             ),
@@ -460,11 +471,7 @@ def pacs002(
                 b.el(
                     "TxInfAndSts",
                     b.el("StsId", f"STS-{tx.end_to_end_id}"),
-                    b.el(
-                        "OrgnlGrpInf",
-                        b.el("OrgnlMsgId", original_msg_id),
-                        b.el("OrgnlMsgNmId", original_type),
-                    )
+                    _original_group(b, "OrgnlGrpInf", original_msg_id, original_type)
                     if tx_original_group
                     else None,
                     _original_reference(b, tx),
@@ -496,17 +503,18 @@ def pain002(
     return b.document(
         b.el(
             "CstmrPmtStsRpt",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.party("InitgPty", "Schmidt Holding GmbH"),
                 b.agent("DbtrAgt", debtor_agent),
             ),
-            b.el(
+            _original_group(
+                b,
                 "OrgnlGrpInfAndSts",
-                b.el("OrgnlMsgId", original_msg_id),
-                b.el("OrgnlMsgNmId", original_type),
+                original_msg_id,
+                original_type,
                 b.optional("GrpSts", group_status),
             ),
             b.el(
@@ -553,10 +561,10 @@ def pacs004(
     return b.document(
         b.el(
             "PmtRtr",
-            b.el(
-                "GrpHdr",
-                b.el("MsgId", msg_id),
-                b.el("CreDtTm", _iso(created)),
+            _group_header(
+                b,
+                msg_id,
+                created,
                 b.el("NbOfTxs", str(len(txs))),
                 b.el("GrpRtr", "true") if not txs else None,
                 b.amount("TtlRtrdIntrBkSttlmAmt", total or Decimal("5000.00"), "EUR") if not txs else None,
@@ -565,10 +573,11 @@ def pacs004(
                 b.agent("InstgAgt", instructing_agent),
                 b.agent("InstdAgt", instructed_agent),
             ),
-            b.el(
+            _original_group(
+                b,
                 "OrgnlGrpInf",
-                b.el("OrgnlMsgId", original_msg_id),
-                b.el("OrgnlMsgNmId", original_type),
+                original_msg_id,
+                original_type,
                 b.reason("RtrRsnInf", group_reason),
             ),
             [
@@ -629,10 +638,11 @@ def camt056(
             b.el("Case", b.el("Id", f"CASE-{msg_id}"), b.agent_choice("Cretr", assigner)),
             b.el(
                 "Undrlyg",
-                b.el(
+                _original_group(
+                    b,
                     "OrgnlGrpInfAndCxl",
-                    b.el("OrgnlMsgId", original_msg_id),
-                    b.el("OrgnlMsgNmId", original_type),
+                    original_msg_id,
+                    original_type,
                     b.el("GrpCxl", "true") if not txs else None,
                     b.reason("CxlRsnInf", group_reason),
                 )
@@ -642,11 +652,7 @@ def camt056(
                     b.el(
                         "TxInf",
                         b.el("CxlId", f"CXL-{tx.end_to_end_id}"),
-                        b.el(
-                            "OrgnlGrpInf",
-                            b.el("OrgnlMsgId", original_msg_id),
-                            b.el("OrgnlMsgNmId", original_type),
-                        ),
+                        _original_group(b, "OrgnlGrpInf", original_msg_id, original_type),
                         _original_reference(b, tx),
                         b.amount("OrgnlIntrBkSttlmAmt", tx.amount, tx.currency),
                         b.el("OrgnlIntrBkSttlmDt", tx.settlement_date.isoformat()),
@@ -686,10 +692,11 @@ def camt029(
             b.el("Sts", b.el("Conf", confirmation)),
             b.el(
                 "CxlDtls",
-                b.el(
+                _original_group(
+                    b,
                     "OrgnlGrpInfAndSts",
-                    b.el("OrgnlMsgId", original_msg_id),
-                    b.el("OrgnlMsgNmId", original_type),
+                    original_msg_id,
+                    original_type,
                     b.optional("GrpCxlSts", group_status),
                 )
                 if not txs or group_status
@@ -698,11 +705,7 @@ def camt029(
                     b.el(
                         "TxInfAndSts",
                         b.el("CxlStsId", f"CXLSTS-{tx.end_to_end_id}"),
-                        b.el(
-                            "OrgnlGrpInf",
-                            b.el("OrgnlMsgId", original_msg_id),
-                            b.el("OrgnlMsgNmId", original_type),
-                        ),
+                        _original_group(b, "OrgnlGrpInf", original_msg_id, original_type),
                         _original_reference(b, tx),
                         b.optional("TxCxlSts", tx.status),
                         b.reason("CxlStsRsnInf", tx.reason),
@@ -818,7 +821,7 @@ def _report(
     return b.document(
         b.el(
             business,
-            b.el("GrpHdr", b.el("MsgId", msg_id), b.el("CreDtTm", _iso(created))),
+            _group_header(b, msg_id, created),
             b.el(
                 container,
                 b.el("Id", f"{msg_id}-{container}-1"),

@@ -18,7 +18,7 @@ from operators.cep import (
     Pattern,
 )
 
-from .test_cep_support import Ev, kind, render
+from .test_cep_support import Ev, a_b_plus_c, kind, render
 
 # --- EventTimeBuffer ------------------------------------------------------------------------------
 
@@ -113,15 +113,7 @@ def _patterns() -> list[Pattern[Ev]]:
         .where(kind("b"))
         .followed_by_any("c")
         .where(kind("c")),
-        Pattern[Ev]
-        .begin("a", SKIP_PAST_LAST_EVENT)
-        .where(kind("a"))
-        .followed_by("b")
-        .where(kind("b"))
-        .one_or_more()
-        .followed_by("c")
-        .where(kind("c"))
-        .within(20),
+        a_b_plus_c(within=20, skip=SKIP_PAST_LAST_EVENT),
         Pattern[Ev]
         .begin("a", SKIP_TO_NEXT)
         .where(kind("a"))

@@ -11,7 +11,7 @@ import pytest
 
 from operators.cep import NFA, EventTimeBuffer, NFAState, Pattern, ProcessorOutput, ProcessorState
 
-from .test_cep_support import Ev, kind, render
+from .test_cep_support import Ev, a_b_plus_c, kind, render
 
 
 def _stream(seed: int, count: int, kinds: str = "abcd") -> list[Ev]:
@@ -25,19 +25,8 @@ def _stream(seed: int, count: int, kinds: str = "abcd") -> list[Ev]:
 
 
 def test_state_is_frozen_and_survives_pickling_mid_stream() -> None:
-    pattern = (
-        Pattern[Ev]
-        .begin("a")
-        .where(kind("a"))
-        .followed_by("b")
-        .where(kind("b"))
-        .one_or_more()
-        .followed_by("c")
-        .where(kind("c"))
-        .within(30)
-    )
     events = _stream(7, 300)
-    nfa = NFA(pattern)
+    nfa = NFA(a_b_plus_c(within=30))
 
     def matches(roundtrip_every: int | None) -> list[str]:
         state: NFAState[Ev] = nfa.initial_state()
@@ -103,15 +92,7 @@ def test_events_no_partial_match_needs_are_dropped() -> None:
         # a looping stage: per "a", one branch per prefix of b's in the window, plus the loop
         (
             "a -> b+ -> c",
-            Pattern[Ev]
-            .begin("a")
-            .where(kind("a"))
-            .followed_by("b")
-            .where(kind("b"))
-            .one_or_more()
-            .followed_by("c")
-            .where(kind("c"))
-            .within(30),
+            a_b_plus_c(within=30),
             30 * (30 + 3),
         ),
     ],

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from operators.cep import NFA, Match, Pattern
+from operators.cep import NFA, NO_SKIP, AfterMatchSkipStrategy, Match, Pattern
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,21 @@ def evs(spec: str, *, start: int = 1, step: int = 1) -> list[Ev]:
 
 def kind(*kinds: str) -> Any:
     return lambda event: event.kind in kinds
+
+
+def a_b_plus_c(within: int, skip: AfterMatchSkipStrategy = NO_SKIP) -> Pattern[Ev]:
+    """``a``, then one or more ``b``, then ``c`` (relaxed contiguity throughout), within ``within``."""
+    return (
+        Pattern[Ev]
+        .begin("a", skip)
+        .where(kind("a"))
+        .followed_by("b")
+        .where(kind("b"))
+        .one_or_more()
+        .followed_by("c")
+        .where(kind("c"))
+        .within(within)
+    )
 
 
 def render(match: Match[Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import orjson
@@ -11,20 +10,11 @@ import pytest
 from streamledger.iso20022.cli import register
 
 from . import iso20022_samples as samples
+from .cli_support import run_command, write
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="streamledger")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["iso20022", "parse", *argv])
-    code: int = args.handler(args)
-    return code
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
+    return run_command(register, "iso20022", "parse", *argv)
 
 
 def test_prints_one_sorted_json_object_per_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

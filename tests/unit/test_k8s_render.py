@@ -6,7 +6,6 @@ equal what ``render JOB --overlay`` prints, so the two ways of deploying cannot 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 import shutil
@@ -40,17 +39,15 @@ from streamledger.k8s_render import (
     sync_kustomize_tree,
 )
 
+from .cli_support import run_command
+
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 CASES = [(job, overlay) for overlay in OVERLAYS for job in JOBS]
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="streamledger")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["k8s", "render", *argv])
-    code: int = args.handler(args)
-    return code
+    return run_command(register, "k8s", "render", *argv)
 
 
 def pod_env(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -178,21 +175,24 @@ def test_local_only_keys_are_translated_or_dropped(monkeypatch: pytest.MonkeyPat
     assert config["state.checkpoints.dir"] == config["execution.checkpointing.dir"]
 
 
-def test_a_new_local_path_in_the_job_configuration_stops_the_render(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # a new local path in the job configuration
+        ("state.changelog.dstl.dfs.base-path", "file:///x"),
+        # a job key the cluster also sets
+        ("taskmanager.numberOfTaskSlots", "8"),
+    ],
+    ids=["new_local_path", "key_the_cluster_also_sets"],
+)
+def test_an_unexpected_job_configuration_key_stops_the_render(
+    monkeypatch: pytest.MonkeyPatch, key: str, value: str
+) -> None:
     def local(job_name: str, settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**job_configuration(job_name, settings), "state.changelog.dstl.dfs.base-path": "file:///x"}
+        return {**job_configuration(job_name, settings), key: value}
 
     monkeypatch.setattr(jobs.builder, "job_configuration", local)
-    with pytest.raises(ManifestError, match=re.escape("state.changelog.dstl.dfs.base-path")):
-        flink_deployment("account-balances", "dev")
-
-
-def test_a_job_key_the_cluster_also_sets_stops_the_render(monkeypatch: pytest.MonkeyPatch) -> None:
-    def local(job_name: str, settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**job_configuration(job_name, settings), "taskmanager.numberOfTaskSlots": "8"}
-
-    monkeypatch.setattr(jobs.builder, "job_configuration", local)
-    with pytest.raises(ManifestError, match=re.escape("taskmanager.numberOfTaskSlots")):
+    with pytest.raises(ManifestError, match=re.escape(key)):
         flink_deployment("account-balances", "dev")
 
 

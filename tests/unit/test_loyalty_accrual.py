@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -40,7 +37,8 @@ from operators.loyalty import (
     parse_rules,
     timers,
 )
-from operators.loyalty.rules import RULES_DIR
+
+from .loyalty_fixtures import rules_document
 
 KEY = PiiKey("test", b"0123456789abcdef0123456789abcdef")
 CONFIG = AccrualConfig(KEY)
@@ -54,8 +52,7 @@ def ms(year: int, month: int, day: int, hour: int = 12) -> int:
 
 
 def rules_with(change: Any) -> Rules:
-    doc = json.loads((RULES_DIR / "rules-2026.1.json").read_text(encoding="utf-8"), parse_float=Decimal)
-    doc = copy.deepcopy(doc)
+    doc = rules_document("2026.1")
     change(doc)
     return parse_rules(doc)
 

@@ -13,32 +13,29 @@ import pytest
 
 from operators.loyalty.rules import (
     DEFAULT_RULES_VERSION,
-    RULES_DIR,
     RulesValidationError,
     load_rules,
     parse_rules,
 )
 
+from .loyalty_fixtures import rules_document
 
-def _document() -> dict[str, Any]:
-    path = RULES_DIR / f"rules-{DEFAULT_RULES_VERSION}.json"
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    return document
+
+def _entry(entries: list[dict[str, Any]], field: str, value: str) -> dict[str, Any]:
+    """The first entry of a rules-file list whose ``field`` is ``value``."""
+    return next(entry for entry in entries if entry[field] == value)
 
 
 def _earn(doc: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    rule: dict[str, Any] = next(r for r in doc["earn"] if r["id"] == rule_id)
-    return rule
+    return _entry(doc["earn"], "id", rule_id)
 
 
 def _level(doc: dict[str, Any], tier: str) -> dict[str, Any]:
-    level: dict[str, Any] = next(t for t in doc["tiers"]["levels"] if t["tier"] == tier)
-    return level
+    return _entry(doc["tiers"]["levels"], "tier", tier)
 
 
 def _promo(doc: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    promo: dict[str, Any] = next(p for p in doc["promotions"] if p["id"] == rule_id)
-    return promo
+    return _entry(doc["promotions"], "id", rule_id)
 
 
 def test_bundled_rules_load_and_are_complete() -> None:
@@ -59,7 +56,7 @@ def test_bundled_rules_load_and_are_complete() -> None:
 
 
 def test_json_numbers_are_read_as_exact_decimals() -> None:
-    doc = _document()
+    doc = rules_document()
     doc["currencies"]["rates"][1]["rate"] = Decimal("0.92")
     _earn(doc, "earn-card")["points_per_unit"] = 0.1  # a binary float still becomes Decimal("0.1")
     rules = parse_rules(doc)
@@ -237,7 +234,7 @@ BROKEN: list[tuple[str, Mutation, str, str]] = [
 
 @pytest.mark.parametrize(("mutate", "rule", "problem"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
 def test_validation_error_names_the_rule_and_the_problem(mutate: Mutation, rule: str, problem: str) -> None:
-    doc = copy.deepcopy(_document())
+    doc = copy.deepcopy(rules_document())
     mutate(doc)
     with pytest.raises(RulesValidationError) as caught:
         parse_rules(doc)
@@ -248,7 +245,7 @@ def test_validation_error_names_the_rule_and_the_problem(mutate: Mutation, rule:
 
 
 def test_file_name_and_declared_version_must_agree(tmp_path: Path) -> None:
-    doc = _document()
+    doc = rules_document()
     path = tmp_path / "rules-2026.2.json"
     path.write_text(json.dumps(doc, default=str), encoding="utf-8")
     with pytest.raises(RulesValidationError) as caught:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
-import json
 import random
 from collections import Counter, defaultdict
-from decimal import Decimal
 from functools import cache
 
 import pytest
@@ -40,9 +37,10 @@ from operators.loyalty import (
 from operators.loyalty._time import month_start_ms
 from operators.loyalty.outputs import SCHEMA_OF
 from operators.loyalty.replay import Replay
-from operators.loyalty.rules import RULES_DIR
 from schemas import AvroCodec, UndecodableMessageError
 from streamledger.generators.loyalty import LoyaltyRecord, loyalty_events
+
+from .loyalty_fixtures import rules_document
 
 CONFIG = AccrualConfig(PiiKey("test", b"0123456789abcdef0123456789abcdef"))
 RULES = load_rules()
@@ -203,8 +201,7 @@ def test_statements_chain_from_month_to_month() -> None:
 
 def _order_independent_rules_and_config() -> tuple[Rules, AccrualConfig]:
     """The promise holds while no tier threshold is crossed and no cap binds: one tier, no caps."""
-    doc = json.loads((RULES_DIR / "rules-2026.1.json").read_text(encoding="utf-8"), parse_float=Decimal)
-    doc = copy.deepcopy(doc)
+    doc = rules_document("2026.1")
     doc["tiers"]["levels"] = doc["tiers"]["levels"][:1]
     doc["caps"] = {}
     # A shuffled year of events is far outside the default 35-day lateness; widen the horizon.

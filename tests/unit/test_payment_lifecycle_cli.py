@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -14,23 +13,14 @@ import pytest
 from streamledger.iso20022.cli import register
 
 from . import iso20022_samples as samples
+from .cli_support import run_command, write
 from .iso20022_samples import Tx
 
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="streamledger")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["iso20022", "lifecycle", *argv])
-    code: int = args.handler(args)
-    return code
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
+    return run_command(register, "iso20022", "lifecycle", *argv)
 
 
 def stamped(tx: Tx, minute: int, status: str | None = None, reason: str | None = None) -> Tx:
