@@ -240,3 +240,16 @@ def run(
 ) -> Any:
     """Run in the embedded MiniCluster until done (bounded) or cancelled."""
     return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()
+
+
+def main() -> None:
+    """Entry point on a cluster (``-pym jobs.account_balances``): run until stopped.
+
+    Settings come from ``STREAMLEDGER_*`` variables; restore points are chosen by whoever submits
+    the job (the Kubernetes operator's savepoint, or ``execution.state-recovery.path``).
+    """
+    create(Settings.from_env()).execute()
+
+
+if __name__ == "__main__":
+    main()

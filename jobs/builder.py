@@ -102,6 +102,13 @@ class JobBuilder:
     ) -> JobBuilder:
         import sys
 
+        if settings.runtime == "kubernetes":
+            # The FlinkDeployment's flinkConfiguration *is* job_configuration() rendered for the
+            # cluster (k8s_render); the image provides jars and Python. Setting them again here
+            # would override the cluster's object-store paths with local ones.
+            return cls(
+                name=name, settings=settings, env=StreamExecutionEnvironment.get_execution_environment()
+            )
         toolchain.prepare_pyflink_environment(settings)
         jars = toolchain.flink_job_jars(settings)
         config = job_configuration(name, settings, flink_config)

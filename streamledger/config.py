@@ -65,6 +65,9 @@ class Settings:
     """Everything a streamledger process needs to know about its environment."""
 
     home: Path = field(default_factory=_default_home)
+    #: ``local``: jars, Python and checkpoint paths come from this checkout (MiniCluster, local
+    #: cluster). ``kubernetes``: they come from the image and the FlinkDeployment's configuration.
+    runtime: str = "local"
     #: Where runtime data lives (broker data, logs, checkpoints, catalog); default ``<home>/.streamledger``.
     state_root: Path | None = None
     # Local Kafka broker (KRaft, single node, loopback only).
@@ -78,8 +81,13 @@ class Settings:
     flink_taskmanager_slots: int = 2
     # Iceberg: JDBC catalog on SQLite + local warehouse, shared by Flink (writes) and pyiceberg.
     catalog_name: str = "streamledger"
+    #: ``jdbc`` (SQLite JDBC catalog + local warehouse) or ``rest`` (an Iceberg REST catalog).
+    catalog_type: str = "jdbc"
     catalog_db: Path | None = None
     warehouse: Path | None = None
+    #: REST catalog endpoint and its warehouse (e.g. ``s3://bucket/warehouse``); for ``rest`` only.
+    catalog_rest_uri: str | None = None
+    catalog_warehouse: str | None = None
     # Job defaults.
     parallelism: int = 1
     checkpoint_interval_ms: int = 5000
@@ -189,6 +197,19 @@ class Settings:
                 )
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ, got {ports}", "set distinct STREAMLEDGER_*_PORT values")
+        if self.runtime not in ("local", "kubernetes"):
+            raise ConfigError(
+                f"runtime={self.runtime!r} is not local or kubernetes", "fix STREAMLEDGER_RUNTIME"
+            )
+        if self.catalog_type not in ("jdbc", "rest"):
+            raise ConfigError(
+                f"catalog_type={self.catalog_type!r} is not jdbc or rest", "fix STREAMLEDGER_CATALOG_TYPE"
+            )
+        if self.catalog_type == "rest" and not (self.catalog_rest_uri and self.catalog_warehouse):
+            raise ConfigError(
+                "a REST catalog needs catalog_rest_uri and catalog_warehouse",
+                "set STREAMLEDGER_CATALOG_REST_URI and STREAMLEDGER_CATALOG_WAREHOUSE",
+            )
         if self.checkpoint_interval_ms < 100:
             raise ConfigError(
                 f"checkpoint_interval_ms={self.checkpoint_interval_ms} is too small",

@@ -184,13 +184,7 @@ LOCAL_ONLY_FIELDS = frozenset(
 
 #: Settings the jobs need in the cluster that :class:`Settings` does not have yet (name -> meaning).
 #: Rendered as ``STREAMLEDGER_<NAME>``; they take effect once Settings (and the code using it) has them.
-PENDING_SETTINGS: Mapping[str, str] = {
-    "runtime": "local (default) or kubernetes: in kubernetes, JobBuilder takes jars, Python and the "
-    "checkpoint/savepoint directories from the image and the cluster configuration",
-    "catalog_type": "jdbc (the SQLite JDBC catalog, default) or rest",
-    "catalog_uri": "URI of the Iceberg REST catalog",
-    "catalog_warehouse": "warehouse URI (s3://...) of the REST catalog",
-}
+PENDING_SETTINGS: Mapping[str, str] = {}
 
 _DEV_DATA_CLAIM = "streamledger-data"
 
@@ -208,6 +202,7 @@ OVERLAYS: dict[str, Overlay] = {
                 "kafka_port": 9092,
                 "parallelism": 2,
                 "flink_taskmanager_slots": 2,
+                "runtime": "kubernetes",
             },
             object_store=ObjectStore("s3://streamledger-state"),
             job_manager=Resources(cpu=1.0, memory="2048m"),
@@ -215,7 +210,6 @@ OVERLAYS: dict[str, Overlay] = {
             savepoint_interval="6h",
             savepoint_max_age="7d",
             savepoint_max_count=32,
-            pending_settings={"runtime": "kubernetes"},
         ),
         Overlay(
             # A single-node cluster (kind, minikube) with MinIO and a Kafka in the cluster. The
@@ -233,6 +227,8 @@ OVERLAYS: dict[str, Overlay] = {
                 "flink_taskmanager_slots": 1,
                 "catalog_db": Path(POD_HOME) / "catalog" / "iceberg_catalog.db",
                 "warehouse": Path(POD_HOME) / "warehouse",
+                "runtime": "kubernetes",
+                "catalog_type": "jdbc",
             },
             object_store=ObjectStore(
                 "s3://streamledger-dev",
@@ -246,7 +242,6 @@ OVERLAYS: dict[str, Overlay] = {
             savepoint_max_age="2d",
             savepoint_max_count=50,
             data_volume={"persistentVolumeClaim": {"claimName": _DEV_DATA_CLAIM}},
-            pending_settings={"runtime": "kubernetes", "catalog_type": "jdbc"},
             extra_resources=(
                 (
                     "data-pvc.yaml",
@@ -277,6 +272,10 @@ OVERLAYS: dict[str, Overlay] = {
                 "parallelism": 4,
                 "flink_taskmanager_slots": 2,
                 "topic_partitions": 12,
+                "runtime": "kubernetes",
+                "catalog_type": "rest",
+                "catalog_rest_uri": "http://iceberg-rest.iceberg.svc.cluster.local:8181",
+                "catalog_warehouse": "s3://streamledger-prod-lake/warehouse",
             },
             object_store=ObjectStore("s3://streamledger-prod-state"),
             job_manager=Resources(cpu=1.0, memory="2048m"),
@@ -284,12 +283,6 @@ OVERLAYS: dict[str, Overlay] = {
             savepoint_interval="2h",
             savepoint_max_age="14d",
             savepoint_max_count=200,
-            pending_settings={
-                "runtime": "kubernetes",
-                "catalog_type": "rest",
-                "catalog_uri": "http://iceberg-rest.iceberg.svc.cluster.local:8181",
-                "catalog_warehouse": "s3://streamledger-prod-lake/warehouse",
-            },
             pod_monitor=True,
         ),
     )
