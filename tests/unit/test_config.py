@@ -35,6 +35,9 @@ def test_projection_topics_are_compacted_and_logs_never_expire_by_time() -> None
         ({"STREAMLEDGER_KAFKA_PORT": "80"}, "not a usable port"),
         ({"STREAMLEDGER_FLINK_REST_PORT": "19092"}, "ports must differ"),
         ({"STREAMLEDGER_CHECKPOINT_INTERVAL_MS": "5"}, "too small"),
+        ({"STREAMLEDGER_RUNTIME": "yarn"}, "is not local or kubernetes"),
+        ({"STREAMLEDGER_CATALOG_TYPE": "hive"}, "is not jdbc or rest"),
+        ({"STREAMLEDGER_CATALOG_TYPE": "rest"}, "needs catalog_rest_uri and catalog_warehouse"),
     ],
 )
 def test_bad_settings_fail_with_one_clear_line(env: dict[str, str], message: str) -> None:
@@ -42,3 +45,18 @@ def test_bad_settings_fail_with_one_clear_line(env: dict[str, str], message: str
         Settings.from_env(env)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_rest_catalog_registers_in_flink_with_its_uri_and_warehouse() -> None:
+    from streamledger.stack.iceberg_catalog import flink_catalog_ddl
+
+    s = Settings.from_env(
+        {
+            "STREAMLEDGER_CATALOG_TYPE": "rest",
+            "STREAMLEDGER_CATALOG_REST_URI": "http://rest:8181",
+            "STREAMLEDGER_CATALOG_WAREHOUSE": "s3://lake/wh",
+        }
+    )
+    (ddl,) = flink_catalog_ddl(s)
+    assert "'catalog-type' = 'rest'" in ddl and "'uri' = 'http://rest:8181'" in ddl and "s3://lake/wh" in ddl
+    assert "jdbc" not in ddl.lower()
