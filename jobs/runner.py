@@ -32,7 +32,7 @@ _TERMINAL = ("FAILED", "CANCELED", "FINISHED")
 log = logging.getLogger(__name__)
 
 
-def _ignore_worker_hangup_on_stop() -> None:
+def ignore_worker_hangup_on_stop() -> None:
     """Keep Beam's expected gRPC hang-up at job stop out of the user's terminal.
 
     In the embedded MiniCluster the Python worker runs in this process; when the job stops, its
@@ -89,7 +89,7 @@ def run_until_caught_up(
     records = sum(max(0, targets[p] - before.get(p, 0)) for p in targets)
 
     builder = create(settings, flink_config)
-    _ignore_worker_hangup_on_stop()
+    ignore_worker_hangup_on_stop()
     began = time.monotonic()
     client = builder.execute_async()
     deadline = began + timeout_s

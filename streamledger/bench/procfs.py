@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
@@ -161,7 +162,7 @@ class TreeSampler:
     def current_rss(self) -> int:
         return self._current_rss
 
-    def report(self) -> dict[str, object]:
+    def report(self) -> dict[str, Any]:
         wall = (self._stopped or time.monotonic()) - self._started
         cpu = self.cpu_seconds
         with self._lock:

@@ -119,8 +119,12 @@ class VisibleOutputs(_Worker):
         self._consumer: Any = None
 
     def _setup(self) -> None:
-        self._consumer = kafka_clients.committed_consumer(self.settings, **{"enable.partition.eof": False})
-        self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)])
+        self._consumer = kafka_clients.committed_consumer(
+            self.settings, None, **{"enable.partition.eof": False}
+        )
+        self._consumer.assign(
+            [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)]
+        )
 
     def _step(self) -> None:
         batch = self._consumer.consume(num_messages=1000, timeout=0.2)
