@@ -21,7 +21,7 @@ Jobs themselves only decide keys, operators and outputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,9 +269,3 @@ def batch_table_environment(settings: Settings) -> TableEnvironment:
     for statement in iceberg_catalog.flink_catalog_ddl(settings):
         t_env.execute_sql(statement)
     return t_env
-
-
-def dead_letter_rows(streams: Sequence[DataStream]) -> DataStream:
-    """Union several dead-letter side outputs into one stream."""
-    first, *rest = streams
-    return first.union(*rest) if rest else first

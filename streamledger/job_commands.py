@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
-from typing import Any
 
 from schemas import AvroCodec
 from streamledger import kafka_clients
@@ -21,13 +19,6 @@ from streamledger.generators import postings as posting_generator
 from streamledger.reference import expected_balances
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
-
-
-def _job_runners() -> dict[str, Callable[..., Any]]:
-    from jobs import account_balances
-
-    return {account_balances.JOB_NAME: account_balances.run}
-
 
 JOB_NAMES = ("account-balances",)
 
@@ -62,12 +53,27 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Run until Ctrl-C (or, bounded, until the backlog present at start is consumed).
+
+    An unbounded run resumes from the job's newest savepoint or retained checkpoint, so balances
+    and de-duplication state carry over; a bounded run is a replay and starts without state.
+    """
+    from jobs import account_balances, runner
+
     start: str | int = int(args.start) if str(args.start).isdigit() else args.start
     if start not in ("committed", "earliest", "latest") and not isinstance(start, int):
         raise ConfigError(f"--start {args.start!r} is not committed, earliest, latest or epoch millis")
     settings = Settings.from_env()
     kafka_clients.require_broker(settings)
-    _job_runners()[args.job](settings, bounded=args.bounded, start=start)
+    restore = None if args.bounded else runner.latest_restore_point(settings, args.job)
+    if restore is not None:
+        print(f"resuming {args.job} from {restore}")
+    account_balances.run(
+        settings,
+        bounded=args.bounded,
+        start=start,
+        flink_config={"execution.state-recovery.path": restore.as_uri()} if restore else None,
+    )
     return 0
 
 

@@ -102,11 +102,6 @@ class FlinkCluster:
         stopped_jm = self.jobmanager.stop(timeout_s=15)
         return stopped_tm or stopped_jm
 
-    def restart_taskmanager(self) -> None:
-        """Start a TaskManager again after a fault test killed it."""
-        if not self.taskmanager.running():
-            self.taskmanager.start(self._script_argv("taskmanager.sh"), env=self._daemon_env())
-
     # ------------------------------------------------------------------ REST
     def rest(self, path: str, timeout_s: float = 5.0) -> Any:
         url = f"{self.settings.flink_rest_url}{path}"

@@ -98,10 +98,6 @@ class KafkaBroker:
         """SIGKILL the broker: a crash, for fault-injection tests."""
         self.process.kill()
 
-    def start_again(self) -> None:
-        """Start after a kill or stop, with the same storage and topics."""
-        self.up()
-
     # ------------------------------------------------------------------ topics
     def admin(self) -> AdminClient:
         return kafka_clients.admin_client(self.settings)
