@@ -14,10 +14,11 @@ checkpoint marks sources finished, so they are not a restore point for a continu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,36 +80,54 @@ def run_until_caught_up(
     create: Callable[[Settings, dict[str, str]], JobBuilder],
     input_topic: str,
     *,
+    targets: Callable[[], Mapping[int, int] | None] | None = None,
+    on_poll: Callable[[], None] | None = None,
     timeout_s: float = 600.0,
 ) -> RunReport:
-    """Resume ``job``, process the input present now, stop with a savepoint; see module doc."""
+    """Resume ``job``, process the input up to the target offsets, stop with a savepoint.
+
+    The target is, per partition, the input's end offset when the run starts, unless
+    ``targets`` supplies it (returning None while it is not known yet, e.g. while input is still
+    being produced). ``on_poll`` runs on every turn of the wait loop; an exception from it
+    cancels the job. See the module doc for why committed offsets mean committed outputs.
+    """
     restore = latest_restore_point(settings, job)
     flink_config = {"execution.state-recovery.path": restore.as_uri()} if restore else {}
-    targets = kafka_clients.end_offsets(settings, input_topic)
+    if targets is None:
+        at_start = kafka_clients.end_offsets(settings, input_topic)
+        targets = lambda: at_start  # noqa: E731 - a constant target, same shape as a supplied one
     before = kafka_clients.resume_offsets(settings, job, input_topic)
-    records = sum(max(0, targets[p] - before.get(p, 0)) for p in targets)
 
     builder = create(settings, flink_config)
     ignore_worker_hangup_on_stop()
     began = time.monotonic()
     client = builder.execute_async()
-    deadline = began + timeout_s
-    while True:
-        status = str(client.get_job_status().result())
-        if status in _TERMINAL:
-            raise JobFailedError(
-                f"{job} ended as {status} before catching up",
-                f"see the Flink log in {settings.state_dir / 'logs'}",
-            )
-        committed = kafka_clients.resume_offsets(settings, job, input_topic)
-        if all(committed.get(p, 0) >= end for p, end in targets.items()):
-            break
-        if time.monotonic() > deadline:
+    target: Mapping[int, int] | None = None
+    try:
+        while True:
+            status = str(client.get_job_status().result())
+            if status in _TERMINAL:
+                raise JobFailedError(
+                    f"{job} ended as {status} before catching up",
+                    f"see the Flink log in {settings.state_dir / 'logs'}",
+                )
+            if on_poll is not None:
+                on_poll()
+            target = target if target is not None else targets()
+            if target is not None:
+                committed = kafka_clients.resume_offsets(settings, job, input_topic)
+                if all(committed.get(p, 0) >= end for p, end in target.items()):
+                    break
+            if time.monotonic() > began + timeout_s:
+                raise JobFailedError(f"{job} did not catch up within {timeout_s:.0f} s", "see the Flink log")
+            time.sleep(0.5)
+    except BaseException:
+        with contextlib.suppress(Exception):  # a job that already ended cannot be cancelled
             client.cancel().result()
-            raise JobFailedError(f"{job} did not catch up within {timeout_s:.0f} s", "see the Flink log")
-        time.sleep(0.5)
+        raise
     seconds = time.monotonic() - began
     savepoint = stop_with_savepoint(client, settings.savepoints_dir / job)
+    records = sum(max(0, end - before.get(p, 0)) for p, end in target.items())
     return RunReport(job, str(restore) if restore else None, savepoint, records, seconds)
 
 

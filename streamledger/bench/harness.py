@@ -32,7 +32,7 @@ from streamledger.bench import machine, stats
 from streamledger.bench.procfs import TreeSampler
 from streamledger.bench.watchers import Checkpoints, CommittedOffsets, VisibleOutputs
 from streamledger.config import Settings
-from streamledger.errors import JobFailedError, ServiceUnavailableError, StreamledgerError
+from streamledger.errors import JobFailedError, StreamledgerError
 from streamledger.generators import postings as posting_generator
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.kafka_broker import KafkaBroker
@@ -247,43 +247,14 @@ class PacedProducer:
             self.done.set()
 
     def _produce(self) -> None:
-        producer = kafka_clients.producer(self.settings)
-        errors: list[str] = []
-
-        def on_delivery(error: object, _message: object) -> None:
-            if error is not None:
-                errors.append(str(error))
+        def noted(record: posting_generator.ProducedRecord, at: float) -> None:
+            if record.posting is not None:
+                self.produced_at.setdefault(record.posting.event_id, at)
+            self.count += 1
 
         began = time.monotonic()
-        for i, record in enumerate(self.records):
-            if self.rate > 0:
-                delay = began + i / self.rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            while True:
-                try:
-                    now = time.monotonic()
-                    producer.produce(
-                        self.topic,
-                        key=record.key,
-                        value=record.value,
-                        timestamp=record.timestamp_ms,
-                        on_delivery=on_delivery,
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-            if record.posting is not None:
-                self.produced_at.setdefault(record.posting.event_id, now)
-            self.count += 1
-            producer.poll(0)
-        remaining = producer.flush(60)
+        posting_generator.produce(self.settings, self.topic, self.records, rate=self.rate, on_produced=noted)
         self.seconds = time.monotonic() - began
-        if remaining or errors:
-            raise ServiceUnavailableError(
-                f"{remaining} records not delivered to {self.topic}; first error: {errors[:1]}",
-                "check the broker with `streamledger stack status`",
-            )
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -337,47 +308,33 @@ def _run_while_producing(
     job_ready: Callable[[], bool],
     timeout_s: float,
 ) -> Any:
-    """Like :func:`jobs.runner.run_until_caught_up`, but the input is produced during the run.
+    """:func:`jobs.runner.run_until_caught_up` with the input produced during the run.
 
     Production starts once ``job_ready()`` (the job completed its first checkpoint, so every
     task, the Python worker included, is up), or after 60 s without that signal. The target
-    (end offsets) is known only once the producer has finished, so the wait loop here reads it
-    then; start, stop and savepoint are the runner's own.
+    (end offsets) is known only once the producer has finished.
     """
     from jobs import runner
 
-    builder = create(settings, {})
-    runner.ignore_worker_hangup_on_stop()
-    began = time.monotonic()
-    client = builder.execute_async()
-    targets: dict[int, int] | None = None
-    producing: threading.Thread | None = None
-    while True:
-        if producing is None and (job_ready() or time.monotonic() > began + 60):
-            producing = threading.Thread(target=producer.run, name="bench-producer", daemon=True)
-            producing.start()
-        status = str(client.get_job_status().result())
-        if status in ("FAILED", "CANCELED", "FINISHED"):
-            raise JobFailedError(
-                f"{job} ended as {status} before catching up",
-                f"see the Flink log in {settings.state_dir / 'logs'}",
-            )
+    first_poll: list[float] = []
+    producing: list[threading.Thread] = []
+
+    def on_poll() -> None:
+        first_poll.append(time.monotonic())
+        if not producing and (job_ready() or time.monotonic() > first_poll[0] + 60):
+            producing.append(threading.Thread(target=producer.run, name="bench-producer", daemon=True))
+            producing[0].start()
         if producer.error is not None:
-            client.cancel().result()
             raise producer.error
-        if targets is None and producer.done.is_set():
-            targets = kafka_clients.end_offsets(settings, settings.postings_topic)
-        if targets is not None:
-            committed = kafka_clients.resume_offsets(settings, job, settings.postings_topic)
-            if all(committed.get(p, 0) >= end for p, end in targets.items()):
-                break
-        if time.monotonic() > began + timeout_s:
-            client.cancel().result()
-            raise JobFailedError(f"{job} did not catch up within {timeout_s:.0f} s", "see the Flink log")
-        time.sleep(0.5)
-    seconds = time.monotonic() - began
-    savepoint = runner.stop_with_savepoint(client, settings.savepoints_dir / job)
-    return runner.RunReport(job, None, savepoint, sum(targets.values()), seconds)
+
+    def targets() -> dict[int, int] | None:
+        return (
+            kafka_clients.end_offsets(settings, settings.postings_topic) if producer.done.is_set() else None
+        )
+
+    return runner.run_until_caught_up(
+        job, settings, create, settings.postings_topic, targets=targets, on_poll=on_poll, timeout_s=timeout_s
+    )
 
 
 def run_benchmark(

@@ -7,8 +7,9 @@ input they produced and compare outputs against it.
 from __future__ import annotations
 
 import random
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
@@ -88,8 +89,20 @@ def postings(
         yield record
 
 
-def produce(settings: Settings, topic: str, records: Iterator[ProducedRecord]) -> list[ProducedRecord]:
-    """Produce records (idempotent producer, acks=all) and return them in production order."""
+def produce(
+    settings: Settings,
+    topic: str,
+    records: Iterable[ProducedRecord],
+    *,
+    rate: float = 0.0,
+    on_produced: Callable[[ProducedRecord, float], None] | None = None,
+) -> list[ProducedRecord]:
+    """Produce records (idempotent producer, acks=all) and return them in production order.
+
+    ``rate`` paces production in events per second (0: as fast as the broker takes them);
+    ``on_produced(record, monotonic_time)`` is called as each record is handed to the producer
+    (the benchmark takes it as the start of the record's end-to-end latency).
+    """
     kafka_clients.require_broker(settings)
     producer = kafka_clients.producer(settings)
     produced: list[ProducedRecord] = []
@@ -99,9 +112,15 @@ def produce(settings: Settings, topic: str, records: Iterator[ProducedRecord]) -
         if error is not None:
             errors.append(str(error))
 
-    for record in records:
+    began = time.monotonic()
+    for index, record in enumerate(records):
+        if rate > 0:
+            delay = began + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         while True:
             try:
+                handed_over = time.monotonic()
                 producer.produce(
                     topic,
                     key=record.key,
@@ -115,6 +134,8 @@ def produce(settings: Settings, topic: str, records: Iterator[ProducedRecord]) -
             except KafkaException as exc:
                 raise ServiceUnavailableError(f"producing to {topic} failed: {exc.args[0]}") from None
         produced.append(record)
+        if on_produced is not None:
+            on_produced(record, handed_over)
         producer.poll(0)
     remaining = producer.flush(60)
     if remaining or errors:
