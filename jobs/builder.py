@@ -86,6 +86,15 @@ def job_configuration(
     return config
 
 
+def pipeline_jars(settings: Settings) -> str:
+    """The ``pipeline.jars`` value of a job: the project's connector jars.
+
+    ``file:/path`` is the form java.net.URL prints; PyFlink's table environment merges jar lists
+    by string, and ``file:///path`` would register every jar twice.
+    """
+    return ";".join(f"file:{jar}" for jar in toolchain.flink_job_jars(settings))
+
+
 @dataclass
 class JobBuilder:
     """Creates the environment of one job and the sources and sinks it wires together."""
@@ -110,13 +119,10 @@ class JobBuilder:
                 name=name, settings=settings, env=StreamExecutionEnvironment.get_execution_environment()
             )
         toolchain.prepare_pyflink_environment(settings)
-        jars = toolchain.flink_job_jars(settings)
         config = job_configuration(name, settings, flink_config)
         config.setdefault("python.executable", sys.executable)
         config.setdefault("python.client.executable", sys.executable)
-        # ``file:/path`` is the form java.net.URL prints; PyFlink's table environment merges
-        # jar lists by string, and ``file:///path`` would register every jar twice.
-        config["pipeline.jars"] = ";".join(f"file:{jar}" for jar in jars)
+        config["pipeline.jars"] = pipeline_jars(settings)
         configuration = Configuration()
         for key, value in config.items():
             configuration.set_string(key, value)
@@ -263,9 +269,7 @@ def batch_table_environment(settings: Settings) -> TableEnvironment:
     """
     toolchain.prepare_pyflink_environment(settings)
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    t_env.get_config().set(
-        "pipeline.jars", ";".join(f"file:{jar}" for jar in toolchain.flink_job_jars(settings))
-    )
+    t_env.get_config().set("pipeline.jars", pipeline_jars(settings))
     for statement in iceberg_catalog.flink_catalog_ddl(settings):
         t_env.execute_sql(statement)
     return t_env
