@@ -209,7 +209,7 @@ class KafkaBroker:
     def _format_storage(self) -> None:
         import subprocess
 
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         argv = self._java_argv(
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
         )
@@ -274,3 +274,16 @@ class KafkaBroker:
                 ]
             )
         )
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster ID that the storage tool's argument parser accepts.
+
+    The ID is URL-safe base64 of a UUID; one in 32 of those starts with ``-``, which the
+    tool reads as an option ("expected one argument"). Kafka's own ``random-uuid`` avoids
+    the same trap by drawing again, and so do we.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
