@@ -102,7 +102,24 @@ class Settings:
     postings_topic: str = "ledger.postings"
     balances_topic: str = "ledger.balances"
     dead_letter_topic: str = "streamledger.dlq"
+    #: Raw ISO 20022 XML as channels deliver it (one message per record, key = channel/file name).
+    payments_input_topic: str = "payments.iso20022"
+    #: Latest lifecycle per payment (compacted, key payment ID).
+    payments_status_topic: str = "payments.status"
+    loyalty_events_topic: str = "loyalty.events"
+    #: Latest points balance per member (compacted, key member ID).
+    loyalty_balances_topic: str = "loyalty.balances"
+    fraud_events_topic: str = "fraud.events"
+    #: Fraud rules as JSON, key rule ID (compacted: the latest version of every rule survives).
+    fraud_rules_topic: str = "fraud.rules"
+    fraud_alerts_topic: str = "fraud.alerts"
     topic_partitions: int = 3
+    # Pseudonymisation of PII (names, IBANs, account numbers, e-mail, phone) before projections.
+    #: Identifies the key in every token (``hmac-sha256:<id>:...``) so keys can be rotated.
+    pii_key_id: str = "dev"
+    #: The HMAC secret. The default is for local runs only; production sets
+    #: ``STREAMLEDGER_PII_KEY_SECRET`` from a secret store (the Kubernetes overlays mount one).
+    pii_key_secret: str = "streamledger-local-development-key"  # noqa: S105 - local default, documented
 
     # ------------------------------------------------------------------ derived paths
     @property
@@ -166,7 +183,25 @@ class Settings:
             TopicSpec(self.postings_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
             TopicSpec(self.balances_topic, self.topic_partitions, PROJECTION_TOPIC_CONFIGS),
             TopicSpec(self.dead_letter_topic, 1, LOG_TOPIC_CONFIGS),
+            TopicSpec(self.payments_input_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
+            TopicSpec(self.payments_status_topic, self.topic_partitions, PROJECTION_TOPIC_CONFIGS),
+            TopicSpec(self.loyalty_events_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
+            TopicSpec(self.loyalty_balances_topic, self.topic_partitions, PROJECTION_TOPIC_CONFIGS),
+            TopicSpec(self.fraud_events_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
+            # One partition: every instance reads every rule (broadcast), in the order written.
+            TopicSpec(self.fraud_rules_topic, 1, PROJECTION_TOPIC_CONFIGS),
+            TopicSpec(self.fraud_alerts_topic, self.topic_partitions, LOG_TOPIC_CONFIGS),
         )
+
+    @property
+    def topic_fields(self) -> tuple[str, ...]:
+        """Names of the fields that hold a topic name (for renaming them all at once in tests)."""
+        return tuple(f.name for f in dataclasses.fields(self) if f.name.endswith("_topic"))
+
+    def with_topic_prefix(self, prefix: str) -> Settings:
+        """The same settings with every topic renamed ``<prefix>.<topic>``: an isolated namespace."""
+        renamed: dict[str, Any] = {name: f"{prefix}.{getattr(self, name)}" for name in self.topic_fields}
+        return dataclasses.replace(self, **renamed)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -214,6 +249,11 @@ class Settings:
             raise ConfigError(
                 f"checkpoint_interval_ms={self.checkpoint_interval_ms} is too small",
                 "use at least 100 ms",
+            )
+        if len(self.pii_key_secret.encode()) < 16:
+            raise ConfigError(
+                "pii_key_secret is shorter than 16 bytes",
+                "set STREAMLEDGER_PII_KEY_SECRET to at least 32 random bytes",
             )
         if self.parallelism < 1 or self.topic_partitions < 1:
             raise ConfigError("parallelism and topic_partitions must be at least 1")

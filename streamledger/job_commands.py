@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from jobs.registry import JOBS
 from schemas import AvroCodec
 from streamledger import kafka_clients
 from streamledger.config import Settings
@@ -19,8 +20,6 @@ from streamledger.generators import postings as posting_generator
 from streamledger.reference import expected_balances
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
-
-JOB_NAMES = ("account-balances",)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser("run", help="run a job in the embedded MiniCluster")
-    run.add_argument("job", choices=JOB_NAMES)
+    run.add_argument("job", choices=list(JOBS))
     run.add_argument(
         "--bounded", action="store_true", help="stop once the input present at start is consumed"
     )
@@ -58,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
     An unbounded run resumes from the job's newest savepoint or retained checkpoint, so balances
     and de-duplication state carry over; a bounded run is a replay and starts without state.
     """
-    from jobs import account_balances, runner
+    from jobs import runner
 
     start: str | int = int(args.start) if str(args.start).isdigit() else args.start
     if start not in ("committed", "earliest", "latest") and not isinstance(start, int):
@@ -68,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     restore = None if args.bounded else runner.latest_restore_point(settings, args.job)
     if restore is not None:
         print(f"resuming {args.job} from {restore}")
-    account_balances.run(
+    JOBS[args.job].load().run(
         settings,
         bounded=args.bounded,
         start=start,

@@ -47,6 +47,8 @@ from typing import Any
 
 import yaml
 
+from jobs.registry import JOBS, JobEntry
+from jobs.registry import job as registry_job
 from streamledger.config import ENV_PREFIX, Settings
 from streamledger.errors import ConfigError, StreamledgerError
 
@@ -91,34 +93,7 @@ class ManifestsOutOfDateError(StreamledgerError):
 
 
 # ---------------------------------------------------------------------------------------- jobs
-@dataclass(frozen=True)
-class JobEntry:
-    """A job the cluster runs: its name (``pipeline.name``, resource name) and entry module.
-
-    The module is run as ``python -m <module> <args...>``: it must have a ``main()`` that reads
-    ``Settings.from_env()`` and runs the job, called under ``if __name__ == "__main__"``.
-    """
-
-    name: str
-    module: str
-    args: tuple[str, ...] = ()
-
-    @property
-    def driver_args(self) -> list[str]:
-        return ["-pym", self.module, *self.args]
-
-
-def _registry(*entries: JobEntry) -> dict[str, JobEntry]:
-    return {entry.name: entry for entry in entries}
-
-
-#: Every job that gets a FlinkDeployment. Adding a job is one entry.
-JOBS: dict[str, JobEntry] = _registry(
-    JobEntry("account-balances", "jobs.account_balances"),
-    JobEntry("payment-lifecycle", "jobs.payment_lifecycle"),
-    JobEntry("loyalty-accrual", "jobs.loyalty_accrual"),
-    JobEntry("fraud-cep", "jobs.fraud_cep"),
-)
+# Jobs come from jobs.registry (JOBS, JobEntry): the same list `streamledger run` uses.
 
 
 # ---------------------------------------------------------------------------------------- overlays
@@ -533,10 +508,7 @@ def flink_deployment(job_name: str, overlay_name: str) -> dict[str, Any]:
 
 
 def _job(name: str) -> JobEntry:
-    try:
-        return JOBS[name]
-    except KeyError:
-        raise ConfigError(f"unknown job {name!r}", f"choose one of {', '.join(JOBS)}") from None
+    return registry_job(name)
 
 
 def _overlay(name: str) -> Overlay:

@@ -48,10 +48,7 @@ def isolated(local_stack: LocalStack, tmp_path: Path) -> Settings:
     """Settings with this test's own topics and Iceberg catalog, on the session's broker."""
     suffix = uuid.uuid4().hex[:8]
     settings = dataclasses.replace(
-        local_stack.settings,
-        postings_topic=f"test-{suffix}.postings",
-        balances_topic=f"test-{suffix}.balances",
-        dead_letter_topic=f"test-{suffix}.dlq",
+        local_stack.settings.with_topic_prefix(f"test-{suffix}"),
         catalog_db=tmp_path / "catalog" / "iceberg_catalog.db",
         warehouse=tmp_path / "warehouse",
         state_root=tmp_path / "state",

@@ -267,10 +267,7 @@ def _free_port() -> int:
 def bench_settings(settings: Settings, options: BenchOptions, run_dir: Path, suffix: str) -> Settings:
     """The settings of one run: its own topics, catalog, checkpoints and savepoints."""
     return dataclasses.replace(
-        settings,
-        postings_topic=f"bench-{suffix}.postings",
-        balances_topic=f"bench-{suffix}.balances",
-        dead_letter_topic=f"bench-{suffix}.dlq",
+        settings.with_topic_prefix(f"bench-{suffix}"),
         catalog_db=run_dir / "catalog" / "iceberg_catalog.db",
         warehouse=run_dir / "warehouse",
         state_root=run_dir / "state",
