@@ -39,6 +39,34 @@ class DeadLetterWriter:
             },
         )
 
+    def for_payload(
+        self,
+        *,
+        key: bytes | None,
+        payload: bytes,
+        source: str,
+        error_type: str,
+        reason: str,
+        event_time_ms: int | None = None,
+    ) -> Row:
+        """A record the job decoded but will not apply (late, rejected …), re-encoded as
+        ``payload``; ``source`` is ``<topic>/<partition>/<offset>`` or just a topic name."""
+        topic, partition, offset = _coordinates(source)
+        return self._row(
+            key,
+            {
+                "job": self.job,
+                "source_topic": topic,
+                "source_partition": partition,
+                "source_offset": offset,
+                "key": key,
+                "payload": payload,
+                "error_type": error_type,
+                "reason": reason,
+                "event_time": event_time_ms,
+            },
+        )
+
     def for_rejected_posting(self, rejected: PostingRejected, source_topic: str) -> Row:
         """A decoded posting the ledger refused; the payload is re-encoded as the input schema."""
         posting = rejected.posting
@@ -57,3 +85,12 @@ class DeadLetterWriter:
                 "event_time": posting.event_time_ms,
             },
         )
+
+
+def _coordinates(source: str) -> tuple[str, int, int]:
+    """``topic/partition/offset`` → its parts; a bare topic has unknown (-1) coordinates.
+    Kafka topic names cannot contain ``/``, so splitting from the right is unambiguous."""
+    parts = source.rsplit("/", 2)
+    if len(parts) == 3 and parts[1].lstrip("-").isdigit() and parts[2].lstrip("-").isdigit():
+        return parts[0], int(parts[1]), int(parts[2])
+    return source, -1, -1

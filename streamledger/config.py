@@ -114,6 +114,16 @@ class Settings:
     fraud_rules_topic: str = "fraud.rules"
     fraud_alerts_topic: str = "fraud.alerts"
     topic_partitions: int = 3
+    # Payment lifecycle job.
+    #: A payment neither settled nor finished this long after its first message is flagged stalled.
+    payment_sla_ms: int = 2 * 3600 * 1000
+    #: A finished payment's state is dropped this long (event time) after its latest message.
+    payment_retention_ms: int = 30 * 24 * 3600 * 1000
+    #: A message this far behind the watermark, for a payment the job holds no state for, goes to
+    #: the dead-letter topic as LATE instead of starting a lifecycle of its own.
+    payment_allowed_lateness_ms: int = 7 * 24 * 3600 * 1000
+    #: Largest ISO 20022 message accepted (bytes); larger ones are dead-lettered unread.
+    payment_max_message_bytes: int = 5 * 1024 * 1024
     # Pseudonymisation of PII (names, IBANs, account numbers, e-mail, phone) before projections.
     #: Identifies the key in every token (``hmac-sha256:<id>:...``) so keys can be rotated.
     pii_key_id: str = "dev"

@@ -151,6 +151,15 @@ def fold(events: Iterable[PaymentEvent], *, max_entries: int = MAX_ENTRIES) -> d
     return states
 
 
+def restore(
+    payment_id: str, entries: Iterable[TimelineEntry], *, truncated: bool, version: int
+) -> PaymentLifecycle:
+    """The state that held ``entries``, as read back from keyed state: everything derived (route,
+    status, amounts …) is recomputed, so only the entries need storing and a fix to a derivation
+    rule applies to restored payments too."""
+    return _lifecycle(payment_id, _in_order(entries), truncated=truncated, version=version)
+
+
 def _in_order(entries: Iterable[TimelineEntry]) -> tuple[TimelineEntry, ...]:
     return tuple(sorted(entries, key=TimelineEntry.order_key))
 
