@@ -157,6 +157,12 @@ LOCAL_ONLY_FIELDS = frozenset(
     {"kafka_controller_port", "kafka_start_timeout_s", "flink_rest_port", "flink_start_timeout_s"}
 )
 
+#: Settings that are secrets: never rendered as values, always read from a Kubernetes Secret.
+#: name -> (Secret name, key). Create it before deploying (see k8s/README.md).
+SECRET_FIELDS: Mapping[str, tuple[str, str]] = {
+    "pii_key_secret": ("streamledger-pii-key", "secret"),
+}
+
 #: Settings the jobs need in the cluster that :class:`Settings` does not have yet (name -> meaning).
 #: Rendered as ``STREAMLEDGER_<NAME>``; they take effect once Settings (and the code using it) has them.
 PENDING_SETTINGS: Mapping[str, str] = {}
@@ -277,6 +283,12 @@ def _settings_overrides(job: JobEntry, overlay: Overlay) -> dict[str, Any]:
     unknown = sorted(overrides.keys() - known)
     if unknown:
         raise ManifestError(f"overlay {overlay.name}: {unknown} are not Settings fields")
+    secrets = sorted(overrides.keys() & SECRET_FIELDS.keys())
+    if secrets:
+        raise ManifestError(
+            f"overlay {overlay.name}: {secrets} are secrets",
+            "they come from Kubernetes Secrets (SECRET_FIELDS), never from the manifests",
+        )
     local_only = sorted(overrides.keys() & LOCAL_ONLY_FIELDS)
     if local_only:
         raise ManifestError(f"overlay {overlay.name}: {local_only} configure the local stack only")
@@ -423,6 +435,10 @@ def image_tag() -> str:
 
 def _pod_template(job: JobEntry, overlay: Overlay) -> dict[str, Any]:
     env: list[dict[str, Any]] = settings_env(job, overlay)
+    env += [
+        {"name": ENV_PREFIX + field.upper(), "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
+        for field, (name, key) in sorted(SECRET_FIELDS.items())
+    ]
     secret = overlay.object_store.access_keys_from
     if secret:
         env += [

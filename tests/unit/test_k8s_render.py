@@ -135,6 +135,29 @@ def test_pods_rebuild_the_settings_the_manifest_was_rendered_from(job: str, over
     assert job_configuration(job, in_pod) == job_configuration(job, rendered)
 
 
+@pytest.mark.parametrize(("job", "overlay"), CASES)
+def test_the_pii_key_comes_from_a_secret_and_its_value_is_never_rendered(job: str, overlay: str) -> None:
+    manifest = flink_deployment(job, overlay)
+    containers = manifest["spec"]["podTemplate"]["spec"]["containers"]
+    env = [item for container in containers for item in container.get("env", [])]
+    secret_env = [item for item in env if item["name"] == ENV_PREFIX + "PII_KEY_SECRET"]
+    assert secret_env == [
+        {
+            "name": ENV_PREFIX + "PII_KEY_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "streamledger-pii-key", "key": "secret"}},
+        }
+    ]
+    assert Settings().pii_key_secret not in str(manifest)
+
+
+def test_an_overlay_cannot_put_a_secret_into_the_manifests() -> None:
+    leaky = dataclasses.replace(
+        OVERLAYS["prod"], settings={**OVERLAYS["prod"].settings, "pii_key_secret": "x" * 32}
+    )
+    with pytest.raises(k8s_render.ManifestError, match="secrets"):
+        cluster_settings(JOBS["payment-lifecycle"], leaky)
+
+
 def test_pending_settings_are_not_settings_fields_yet() -> None:
     fields = {f.name for f in dataclasses.fields(Settings)}
     assert not fields & PENDING_SETTINGS.keys(), "promote them: Overlay.settings instead of pending_settings"
