@@ -9,8 +9,9 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import KafkaException
 
@@ -23,6 +24,25 @@ from streamledger.errors import ServiceUnavailableError
 _CURRENCIES = ("EUR", "EUR", "EUR", "GBP", "USD", "CHF")
 _SOURCES = ("core-banking", "card", "sepa-inst", "swift")
 _START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+class KafkaRecord(Protocol):
+    """What :func:`produce` sends: a key, a value and the event time as the Kafka timestamp.
+
+    Every generator's record type has these three, so all of them share one producing loop.
+    """
+
+    @property
+    def key(self) -> bytes: ...
+
+    @property
+    def value(self) -> bytes: ...
+
+    @property
+    def timestamp_ms(self) -> int: ...
+
+
+R = TypeVar("R", bound=KafkaRecord)
 
 
 @dataclass(frozen=True)
@@ -92,20 +112,22 @@ def postings(
 def produce(
     settings: Settings,
     topic: str,
-    records: Iterable[ProducedRecord],
+    records: Iterable[R],
     *,
     rate: float = 0.0,
-    on_produced: Callable[[ProducedRecord, float], None] | None = None,
-) -> list[ProducedRecord]:
+    on_produced: Callable[[R, float], None] | None = None,
+    producer_config: Mapping[str, Any] | None = None,
+) -> list[R]:
     """Produce records (idempotent producer, acks=all) and return them in production order.
 
     ``rate`` paces production in events per second (0: as fast as the broker takes them);
     ``on_produced(record, monotonic_time)`` is called as each record is handed to the producer
-    (the benchmark takes it as the start of the record's end-to-end latency).
+    (the benchmark takes it as the start of the record's end-to-end latency). ``producer_config``
+    overrides producer settings (e.g. ``message.max.bytes`` for deliberately oversized records).
     """
     kafka_clients.require_broker(settings)
-    producer = kafka_clients.producer(settings)
-    produced: list[ProducedRecord] = []
+    producer = kafka_clients.producer(settings, **(producer_config or {}))
+    produced: list[R] = []
     errors: list[str] = []
 
     def on_delivery(error: object, _message: object) -> None:
