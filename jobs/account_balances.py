@@ -29,7 +29,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pyflink.common import Row, Types
-from pyflink.common.time import Time
 from pyflink.datastream import (
     DataStream,
     KeyedProcessFunction,
@@ -37,10 +36,10 @@ from pyflink.datastream import (
     ProcessFunction,
     RuntimeContext,
 )
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs import runner
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
+from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, expiring_state
 from jobs.dead_letters import DeadLetterWriter
 from jobs.runner import RunReport
 from operators.account_balance import BalanceState, BalanceUpdate, Posting, PostingRejected, apply_posting
@@ -101,13 +100,7 @@ class AccountBalance(KeyedProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: RuntimeContext) -> None:
         self.balance = runtime_context.get_state(ValueStateDescriptor("balance", BYTES))
         seen = MapStateDescriptor("seen-event-ids", Types.STRING(), Types.BOOLEAN())
-        seen.enable_time_to_live(
-            StateTtlConfig.new_builder(Time.milliseconds(self.dedupe_retention_ms))
-            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .cleanup_in_rocksdb_compact_filter(1000)
-            .build()
-        )
+        seen.enable_time_to_live(expiring_state(self.dedupe_retention_ms))
         self.seen = runtime_context.get_map_state(seen)
         self.dead_letters = DeadLetterWriter(JOB_NAME, self.dead_letter_topic)
         metrics = runtime_context.get_metrics_group()
@@ -252,4 +245,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from jobs.registry import run_main
+
+    run_main("jobs.account_balances")

@@ -28,10 +28,12 @@ from typing import Any
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.job_client import JobClient
 from pyflink.common.job_execution_result import JobExecutionResult
+from pyflink.common.time import Time
 from pyflink.common.typeinfo import RowTypeInfo
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSink, KafkaSource
+from pyflink.datastream.state import StateTtlConfig
 from pyflink.java_gateway import get_gateway
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 
@@ -49,6 +51,24 @@ KAFKA_RECORD_TYPE: RowTypeInfo = Types.ROW_NAMED(
 
 #: What :meth:`JobBuilder.kafka_sink` consumes (mirrors TopicKeyValueSerializationSchema).
 KAFKA_OUTPUT_TYPE: RowTypeInfo = Types.ROW_NAMED(["topic", "key", "value"], [Types.STRING(), BYTES, BYTES])
+
+
+def expiring_state(retention_ms: int) -> StateTtlConfig:
+    """TTL for keyed state that must expire ``retention_ms`` after it was written (bounded state).
+
+    Expired entries are dropped by RocksDB's compaction filter, never returned once expired.
+    Built where the Python workers can run it: PyFlink's default periodic-compaction time calls
+    into the JVM gateway, which a worker on a real TaskManager does not have ("launching the
+    PythonGatewayServer during Python UDF execution"); the value is not part of the process-mode
+    state protocol anyway (only the query interval is), so an inert Duration stands in for it.
+    """
+    return (
+        StateTtlConfig.new_builder(Time.milliseconds(retention_ms))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        .cleanup_in_rocksdb_compact_filter(1000, Duration(None))
+        .build()
+    )
 
 
 def job_configuration(

@@ -494,4 +494,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from jobs.registry import run_main
+
+    run_main("jobs.payment_lifecycle")

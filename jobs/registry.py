@@ -50,6 +50,17 @@ JOBS: dict[str, JobEntry] = _registry(
 )
 
 
+def run_main(module: str) -> None:
+    """Run ``module``'s ``main()`` from its imported copy, for ``python -m``/``-pym`` entry points.
+
+    Under ``-pym jobs.x`` the job module runs as ``__main__``, and cloudpickle ships functions and
+    classes of ``__main__`` *by value* to the Python workers — together with whatever module state
+    they reach (locks included, which cannot be pickled). Imported as ``jobs.x`` they are shipped
+    by reference and the workers import them, as in every other run.
+    """
+    importlib.import_module(module).main()
+
+
 def job(name: str) -> JobEntry:
     """The registered job ``name``, or a ConfigError listing the choices."""
     try:

@@ -31,6 +31,13 @@ def pyflink_home() -> Path:
     return Path(pyflink.__file__).resolve().parent
 
 
+def python_runtime_jars() -> list[Path]:
+    """flink-python, which the distribution keeps in ``opt/``: daemons that run PyFlink jobs need it
+    on their classpath (the official image's docs move it to ``lib/``; we add it without touching
+    the installed wheel)."""
+    return sorted((pyflink_home() / "opt").glob("flink-python-*.jar"))
+
+
 @dataclass(frozen=True)
 class FlinkCluster:
     settings: Settings
@@ -139,7 +146,9 @@ class FlinkCluster:
                 "FLINK_LOG_DIR": str(self.directory / "log"),
                 "FLINK_PID_DIR": str(self.directory),
                 "JAVA_HOME": toolchain.java_home(),
-                "HADOOP_CLASSPATH": toolchain.system_classpath(self.settings),
+                "HADOOP_CLASSPATH": os.pathsep.join(
+                    [toolchain.system_classpath(self.settings), *map(str, python_runtime_jars())]
+                ),
             }
         )
         return env
