@@ -1,8 +1,9 @@
 """Realistic input for the loyalty job: a mixed stream of member events, with its awkward cases.
 
-Deterministic for a given seed and pure (no Kafka): each record carries the key (member ID), the
-Avro single-object value, the Kafka timestamp (= event time) and the event itself, so a test or a
-benchmark can recompute the expected output from what it produced.
+Deterministic for a given seed and pure (:func:`loyalty_events` touches no Kafka; :func:`produce`
+writes its records to a topic): each record carries the key (member ID), the Avro single-object
+value, the Kafka timestamp (= event time) and the event itself, so a test or a benchmark can
+recompute the expected output from what it produced.
 
 The mix: members of four travel profiles (business flyers, leisure travellers, hotel regulars, card
 spenders) plus a few status matches; flights by fare class on real routes, hotel stays, partner
@@ -16,7 +17,7 @@ All contact data is fictitious (example.com/.org/.net addresses, UK drama-range 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from operators.loyalty.events import (
@@ -36,6 +37,9 @@ from operators.loyalty.events import (
 )
 from operators.loyalty.pii import Address
 from schemas import AvroCodec
+from streamledger import kafka_clients
+from streamledger.config import Settings
+from streamledger.errors import ServiceUnavailableError
 
 _START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 _HOUR_MS = 3_600_000
@@ -366,3 +370,42 @@ def _activity(rng: random.Random, member: _Member, event_id: str, when: int, unk
     return CardSpend(
         event_id, mid, when, amount, currency, rng.choice(("5411", "5812", "4111", "5999", None))
     )
+
+
+def produce(settings: Settings, topic: str, records: Iterable[LoyaltyRecord]) -> list[LoyaltyRecord]:
+    """Produce records (idempotent producer, acks=all) in order; returns them as produced.
+
+    Kept next to the generator (rather than in the pure part above) so the CLI and the tests
+    produce the same way; the record timestamp is the event time, which the job's watermarks use.
+    """
+    kafka_clients.require_broker(settings)
+    producer = kafka_clients.producer(settings)
+    produced: list[LoyaltyRecord] = []
+    errors: list[str] = []
+
+    def on_delivery(error: object, _message: object) -> None:
+        if error is not None:
+            errors.append(str(error))
+
+    for record in records:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=record.key,
+                    value=record.value,
+                    timestamp=record.timestamp_ms,
+                    on_delivery=on_delivery,
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        produced.append(record)
+        producer.poll(0)
+    remaining = producer.flush(60)
+    if remaining or errors:
+        raise ServiceUnavailableError(
+            f"{remaining} records not delivered to {topic}; first error: {errors[:1]}",
+            "check the broker with `streamledger stack status`",
+        )
+    return produced
