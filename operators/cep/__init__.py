@@ -20,8 +20,9 @@ tested directly.
   as versioned JSON and validated on load.
 
 Events are arbitrary Python objects. Their event time is passed explicitly to ``NFA.advance``;
-``CepProcessor`` takes a ``timestamp_of(event) -> int`` (epoch ms) function. Events must be
-picklable for the state to be stored in Flink.
+``CepProcessor`` takes a ``timestamp_of(event) -> int`` (epoch ms) function. The fraud job
+stores the state as versioned Avro (``state/fraud_cep.py``), never pickled; ``rule_timeline``
+runs every rule in force per customer and applies rule versions by event time.
 
 Flink behaviour kept on purpose
 -------------------------------

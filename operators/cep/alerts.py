@@ -12,6 +12,7 @@ suspicious sequence happens, the likelier it is scripted rather than a customer'
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,15 @@ class Alert:
     score: float
     detected_at: int
     """Event time (ms) of the last matched event: when the sequence was complete."""
+    event_times: tuple[int, ...] = ()
+    """Event times (ms) of the matched events, in the order of ``event_ids``."""
+
+    @property
+    def alert_id(self) -> str:
+        """Deterministic: the same rule version matching the same events always has the same id,
+        so a replay into fresh outputs can be de-duplicated against an earlier one."""
+        identity = "\x1f".join((self.rule_id, str(self.rule_version), self.key, *self.event_ids))
+        return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -40,6 +50,22 @@ class Alert:
             "score": self.score,
             "detected_at": self.detected_at,
         }
+
+    def to_avro_record(self) -> dict[str, Any]:
+        """The ``fraud.Alert`` Avro record (``schemas/fraud.Alert.avsc``) the fraud job writes."""
+        return {**self.to_record(), "alert_id": self.alert_id, "event_times": list(self.event_times)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Alert:
+        return cls(
+            rule_id=record["rule_id"],
+            rule_version=int(record["rule_version"]),
+            key=record["key"],
+            event_ids=tuple(record["event_ids"]),
+            score=float(record["score"]),
+            detected_at=int(record["detected_at"]),
+            event_times=tuple(int(t) for t in record["event_times"]),
+        )
 
 
 AlertBuilder = Callable[[str, Match[FraudEvent]], Alert]
@@ -66,6 +92,7 @@ def alert_builder(rule_id: str, rule_version: int, severity: float, within_ms: i
             event_ids=tuple(event.event_id for event in events),
             score=alert_score(severity, last - first, within_ms),
             detected_at=last,
+            event_times=tuple(event.timestamp_ms for event in events),
         )
 
     return build

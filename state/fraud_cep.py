@@ -1,0 +1,135 @@
+"""State of the fraud-cep job (operator uid ``fraud-cep``), encoded without pickle.
+
+Two values per customer, both versioned Avro through ``StateCodec`` (a version byte, then the
+body), so a job upgrade reads state written by the previous one and a Python refactoring of
+``FraudEvent`` or the NFA classes cannot silently break a savepoint:
+
+- ``pending`` (ValueState): the ``EventTimeBuffer`` of events waiting for the watermark;
+- ``rule-matches`` (MapState rule ID -> bytes): per rule, the version its partial matches belong
+  to and the ``NFAState`` (partial and held matches over a shared buffer of ``FraudEvent``).
+
+Event kinds are stored as strings, not an Avro enum, so adding a kind does not need a new state
+version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from operators.cep.event_time_buffer import EventTimeBuffer, PendingEvent
+from operators.cep.fraud_events import EventKind, FraudEvent
+from operators.cep.nfa_state import BufferedEvent, ComputationState, MatchNode, NFAState, SharedBuffer
+from operators.cep.rule_timeline import RuleMatchState
+from state.codec import StateCodec
+
+#: v1: watermark, next_arrival, pending events.
+PENDING_STATE = StateCodec("fraud_cep_pending", current_version=1)
+#: v1: rule_id, version and the NFAState fields.
+RULE_STATE = StateCodec("fraud_cep_rule", current_version=1)
+
+
+def _event_record(event: FraudEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "key": event.key,
+        "kind": event.kind.value,
+        "timestamp_ms": event.timestamp_ms,
+        "amount_minor": event.amount_minor,
+        "creditor": event.creditor,
+        "changed_field": event.changed_field,
+        "points": event.points,
+        "points_balance": event.points_balance,
+        "latitude": event.latitude,
+        "longitude": event.longitude,
+    }
+
+
+def _event(record: dict[str, Any]) -> FraudEvent:
+    return FraudEvent(
+        event_id=record["event_id"],
+        key=record["key"],
+        kind=EventKind(record["kind"]),
+        timestamp_ms=record["timestamp_ms"],
+        amount_minor=record["amount_minor"],
+        creditor=record["creditor"],
+        changed_field=record["changed_field"],
+        points=record["points"],
+        points_balance=record["points_balance"],
+        latitude=record["latitude"],
+        longitude=record["longitude"],
+    )
+
+
+def encode_pending(buffer: EventTimeBuffer[FraudEvent]) -> bytes:
+    return PENDING_STATE.encode(
+        {
+            "watermark": buffer.watermark,
+            "next_arrival": buffer.next_arrival,
+            "pending": [
+                {"timestamp": p.timestamp, "arrival": p.arrival, "event": _event_record(p.event)}
+                for p in buffer.pending
+            ],
+        }
+    )
+
+
+def decode_pending(data: bytes) -> EventTimeBuffer[FraudEvent]:
+    record = PENDING_STATE.decode(data)
+    return EventTimeBuffer(
+        tuple(PendingEvent(p["timestamp"], p["arrival"], _event(p["event"])) for p in record["pending"]),
+        record["watermark"],
+        record["next_arrival"],
+    )
+
+
+def _computation_record(computation: ComputationState) -> dict[str, Any]:
+    return {
+        "state": computation.state,
+        "node": computation.node,
+        "start_seq": computation.start_seq,
+        "start_timestamp": computation.start_timestamp,
+    }
+
+
+def _computation(record: dict[str, Any]) -> ComputationState:
+    return ComputationState(record["state"], record["node"], record["start_seq"], record["start_timestamp"])
+
+
+def encode_rule_state(state: RuleMatchState) -> bytes:
+    nfa = state.nfa
+    return RULE_STATE.encode(
+        {
+            "rule_id": state.rule_id,
+            "version": state.version,
+            "partial_matches": [_computation_record(c) for c in nfa.partial_matches],
+            "completed_matches": [_computation_record(c) for c in nfa.completed_matches],
+            "events": [
+                {"seq": e.seq, "timestamp": e.timestamp, "event": _event_record(e.event)}
+                for e in nfa.buffer.events
+            ],
+            "nodes": [
+                {"node_id": n.node_id, "stage": n.stage, "seq": n.seq, "parent": n.parent}
+                for n in nfa.buffer.nodes
+            ],
+            "next_seq": nfa.next_seq,
+            "next_node_id": nfa.next_node_id,
+            "time": nfa.time,
+        }
+    )
+
+
+def decode_rule_state(data: bytes) -> RuleMatchState:
+    record = RULE_STATE.decode(data)
+    buffer: SharedBuffer[FraudEvent] = SharedBuffer(
+        tuple(BufferedEvent(e["seq"], e["timestamp"], _event(e["event"])) for e in record["events"]),
+        tuple(MatchNode(n["node_id"], n["stage"], n["seq"], n["parent"]) for n in record["nodes"]),
+    )
+    nfa: NFAState[FraudEvent] = NFAState(
+        tuple(_computation(c) for c in record["partial_matches"]),
+        tuple(_computation(c) for c in record["completed_matches"]),
+        buffer,
+        record["next_seq"],
+        record["next_node_id"],
+        record["time"],
+    )
+    return RuleMatchState(record["rule_id"], record["version"], nfa)
