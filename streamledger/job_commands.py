@@ -1,4 +1,5 @@
-"""``streamledger demo``, ``streamledger run JOB`` and ``streamledger generate postings``.
+"""``streamledger demo``, ``streamledger run JOB``, ``streamledger generate postings|fraud`` and
+``streamledger fraud rules publish|delete``.
 
 ``demo`` is the README's first command: it brings up what it needs, produces realistic postings
 into a real broker, runs the account-balances job in the embedded MiniCluster until it has
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from jobs.registry import JOBS
 from schemas import AvroCodec
@@ -49,6 +51,47 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     postings.add_argument("--events", type=int, default=10_000)
     postings.add_argument("--seed", type=int, default=7)
     postings.set_defaults(handler=_generate_postings)
+    payments = kinds.add_parser(
+        "payments", help="ISO 20022 payment flows (out of order, duplicates, late and malformed messages)"
+    )
+    payments.add_argument("--payments", type=int, default=100, help="payments to simulate (default 100)")
+    payments.add_argument("--seed", type=int, default=7)
+    payments.add_argument(
+        "--output", metavar="DIR", default=None, help="write one XML file per message to DIR instead"
+    )
+    payments.set_defaults(handler=_generate_payments)
+    fraud_events = kinds.add_parser("fraud", help="customer activity with planted fraud patterns")
+    fraud_events.add_argument("--customers", type=int, default=100)
+    fraud_events.add_argument("--events", type=int, default=10_000)
+    fraud_events.add_argument("--seed", type=int, default=7)
+    fraud_events.set_defaults(handler=_generate_fraud)
+
+    fraud = commands.add_parser("fraud", help="fraud-cep job: manage the rules on the control topic")
+    fraud_commands = fraud.add_subparsers(dest="fraud_command", metavar="COMMAND", required=True)
+    rules = fraud_commands.add_parser("rules", help="publish, disable or list fraud rules")
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    publish = rule_commands.add_parser(
+        "publish", help="validate rule JSON (one object or a list) and write it to the rules topic"
+    )
+    publish.add_argument("file", help="JSON file, or 'defaults' for the built-in rule set")
+    publish.add_argument(
+        "--effective-from",
+        type=int,
+        default=None,
+        help="event time (epoch ms) it applies from (default: now)",
+    )
+    publish.set_defaults(handler=_fraud_rules_publish)
+    delete = rule_commands.add_parser("delete", help="disable a rule with a tombstone")
+    delete.add_argument("rule_id")
+    delete.add_argument("--effective-from", type=int, default=None, help="event time (epoch ms), default now")
+    delete.set_defaults(handler=_fraud_rules_delete)
+    loyalty = kinds.add_parser(
+        "loyalty", help="loyalty member events (duplicates, late and out-of-order cancellations, refusals)"
+    )
+    loyalty.add_argument("--members", type=int, default=200)
+    loyalty.add_argument("--events", type=int, default=5_000)
+    loyalty.add_argument("--seed", type=int, default=11)
+    loyalty.set_defaults(handler=_generate_loyalty)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,6 +127,103 @@ def _generate_postings(args: argparse.Namespace) -> int:
         posting_generator.postings(accounts=args.accounts, events=args.events, seed=args.seed),
     )
     print(f"produced {len(records)} postings to {settings.postings_topic}")
+    return 0
+
+
+def _generate_payments(args: argparse.Namespace) -> int:
+    from collections import Counter
+    from pathlib import Path
+
+    from streamledger.generators import payments as payment_generator
+
+    if args.payments < 1:
+        raise ConfigError("--payments must be at least 1")
+    records = payment_generator.payments(args.payments, args.seed)
+    if args.output is not None:
+        written = payment_generator.write_files(records, Path(args.output))
+        kinds = Counter(record.kind.value for record in written)
+        print(
+            f"wrote {len(written)} messages to {args.output}: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        )
+        return 0
+    settings = Settings.from_env()
+    produced = payment_generator.produce(settings, settings.payments_input_topic, records)
+    print(
+        f"produced {len(produced)} messages about {args.payments} payments to {settings.payments_input_topic}"
+    )
+    return 0
+
+
+def _generate_loyalty(args: argparse.Namespace) -> int:
+    from streamledger.generators import loyalty as loyalty_generator
+
+    if args.members < 1 or args.events < 0:
+        raise ConfigError("--members must be at least 1 and --events at least 0")
+    settings = Settings.from_env()
+    # The broker refuses timestamps more than an hour ahead of its clock: the events' 450 days
+    # of event time end now rather than at the generator's fixed default start + 450 days.
+    span_days = 450
+    start_ms = int(time.time() * 1000) - span_days * 24 * 3600 * 1000
+    records = loyalty_generator.produce(
+        settings,
+        settings.loyalty_events_topic,
+        loyalty_generator.loyalty_events(
+            members=args.members, events=args.events, seed=args.seed, start_ms=start_ms, span_days=span_days
+        ),
+    )
+    print(f"produced {len(records)} loyalty events to {settings.loyalty_events_topic}")
+    return 0
+
+
+def _generate_fraud(args: argparse.Namespace) -> int:
+    from streamledger.generators import fraud as fraud_generator
+
+    settings = Settings.from_env()
+    events = fraud_generator.fraud_events(customers=args.customers, events=args.events, seed=args.seed)
+    records = fraud_generator.produce(
+        settings, settings.fraud_events_topic, fraud_generator.to_records(events, seed=args.seed)
+    )
+    print(f"produced {len(records)} fraud events to {settings.fraud_events_topic}")
+    return 0
+
+
+def _fraud_rules_publish(args: argparse.Namespace) -> int:
+    """Validate every rule locally first, so a typo is reported here rather than on the DLQ."""
+    import json
+    from pathlib import Path
+
+    from operators.cep.errors import RuleDefinitionError
+    from operators.cep.rules import parse_rule
+    from streamledger.generators import fraud as fraud_generator
+
+    if args.file == "defaults":
+        loaded: object = fraud_generator.default_rules()
+    else:
+        try:
+            loaded = json.loads(Path(args.file).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read rules from {args.file}: {exc}") from None
+    rules: list[Any] = loaded if isinstance(loaded, list) else [loaded]
+    try:
+        for rule in rules:
+            parse_rule(rule)
+    except RuleDefinitionError as exc:
+        raise ConfigError(f"invalid rule: {exc}", "fix the rule and publish it again") from None
+    settings = Settings.from_env()
+    count = fraud_generator.publish_rules(
+        settings, [fraud_generator.rule_message(rule) for rule in rules], timestamp_ms=args.effective_from
+    )
+    print(f"published {count} rule(s) to {settings.fraud_rules_topic}")
+    return 0
+
+
+def _fraud_rules_delete(args: argparse.Namespace) -> int:
+    from streamledger.generators import fraud as fraud_generator
+
+    settings = Settings.from_env()
+    fraud_generator.publish_rules(settings, [(args.rule_id.encode(), None)], timestamp_ms=args.effective_from)
+    print(f"disabled rule {args.rule_id} (tombstone on {settings.fraud_rules_topic})")
     return 0
 
 

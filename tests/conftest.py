@@ -9,6 +9,7 @@ cannot see each other's output.
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,14 @@ from streamledger.config import Settings
 from streamledger.stack.local_stack import LocalStack
 
 #: Ports for the test session's own stack (a developer's dev stack uses 19092/19093/18081).
-TEST_PORTS = {"kafka_port": 29092, "kafka_controller_port": 29093, "flink_rest_port": 28081}
+#: ``STREAMLEDGER_TEST_PORT_OFFSET`` shifts them, so two test sessions on one machine (two
+#: checkouts, or a focused run beside a full one) do not stop each other's broker.
+_OFFSET = int(os.environ.get("STREAMLEDGER_TEST_PORT_OFFSET", "0"))
+TEST_PORTS = {
+    "kafka_port": 29092 + _OFFSET,
+    "kafka_controller_port": 29093 + _OFFSET,
+    "flink_rest_port": 28081 + _OFFSET,
+}
 
 
 @pytest.fixture(scope="session")
