@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pyflink.common import Row
 
 from operators.account_balance import PostingRejected
 from schemas import AvroCodec
+
+#: Largest payload copied into a dead letter. The Kafka sink refuses records over its
+#: ``max.request.size`` (1 MiB), and one refused record fails the job's transaction: an oversized
+#: input (a hostile 5 MiB XML) would make its own dead letter a poison pill that restarts the job
+#: for ever. Larger payloads are cut here; the full record stays in the input log at the
+#: coordinates the dead letter names, so nothing is lost.
+MAX_PAYLOAD_BYTES: Final = 768 * 1024
 
 
 class DeadLetterWriter:
@@ -20,6 +27,15 @@ class DeadLetterWriter:
         self.posting_codec = AvroCodec("ledger.Posting")
 
     def _row(self, key: bytes | None, record: dict[str, Any]) -> Row:
+        payload: bytes = record["payload"]
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            where = f"{record['source_topic']}/{record['source_partition']}/{record['source_offset']}"
+            record = {
+                **record,
+                "payload": payload[:MAX_PAYLOAD_BYTES],
+                "reason": f"{record['reason']} (payload cut to its first {MAX_PAYLOAD_BYTES} of "
+                f"{len(payload)} bytes; the whole record is at {where})",
+            }
         return Row(self.topic, key, self.codec.encode(record))
 
     def for_record(self, source: Row, error_type: str, reason: str) -> Row:
