@@ -25,7 +25,8 @@ Outputs    ``ledger.balances`` (compacted; key account ID, value Avro ``BalanceU
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from operator import attrgetter
 from typing import Any
 
 from pyflink.common import Row, Types
@@ -38,10 +39,9 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-from jobs import runner
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, expiring_state
+from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
 from jobs.dead_letters import DeadLetterWriter
-from jobs.runner import RunReport
+from jobs.entrypoints import JobEntrypoints
 from operators.account_balance import BalanceState, BalanceUpdate, Posting, PostingRejected, apply_posting
 from schemas import AvroCodec, UndecodableMessageError
 from state.account_balance import BALANCE_STATE
@@ -133,19 +133,6 @@ class AccountBalance(KeyedProcessFunction):  # type: ignore[misc]
         yield output
 
 
-class BalanceToKafkaRow:
-    """BalanceUpdate -> Row(topic, key, value) for the compacted projection topic."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self._codec: AvroCodec | None = None
-
-    def __call__(self, update: BalanceUpdate) -> Row:
-        if self._codec is None:
-            self._codec = AvroCodec("ledger.BalanceUpdate")
-        return Row(self.topic, update.account_id.encode(), self._codec.encode(update.to_record()))
-
-
 def balance_to_iceberg_row(update: BalanceUpdate) -> Row:
     return Row(
         update.account_id,
@@ -173,9 +160,12 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         .uid("account-balance")
         .name("account balance")
     )
-    kafka_rows = updates.map(BalanceToKafkaRow(s.balances_topic), output_type=KAFKA_OUTPUT_TYPE).uid(
-        "balances-to-kafka"
-    )
+    kafka_rows = updates.map(
+        ToKafkaRow(
+            s.balances_topic, "ledger.BalanceUpdate", attrgetter("account_id"), BalanceUpdate.to_record
+        ),
+        output_type=KAFKA_OUTPUT_TYPE,
+    ).uid("balances-to-kafka")
     dead_letters = postings.get_side_output(DEAD_LETTERS).union(updates.get_side_output(DEAD_LETTERS))
     builder.kafka_sink(kafka_rows.union(dead_letters), uid="sink-kafka")
 
@@ -198,50 +188,11 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
     )
 
 
-def create(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> JobBuilder:
-    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``.
-
-    ``flink_config`` overrides entries of :func:`jobs.builder.job_configuration`.
-    """
-    builder = JobBuilder.create(JOB_NAME, settings, flink_config)
-    build(builder, bounded=bounded, start=start)
-    return builder
-
-
-def run_until_caught_up(settings: Settings) -> RunReport:
-    """Resume from the newest savepoint/checkpoint, process the backlog, stop with a savepoint."""
-    return runner.run_until_caught_up(
-        JOB_NAME,
-        settings,
-        lambda s, config: create(s, flink_config=config),
-        settings.postings_topic,
-    )
-
-
-def run(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> Any:
-    """Run in the embedded MiniCluster until done (bounded) or cancelled."""
-    return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()
-
-
-def main() -> None:
-    """Entry point on a cluster (``-pym jobs.account_balances``): run until stopped.
-
-    Settings come from ``STREAMLEDGER_*`` variables; restore points are chosen by whoever submits
-    the job (the Kubernetes operator's savepoint, or ``execution.state-recovery.path``).
-    """
-    create(Settings.from_env()).execute()
+ENTRYPOINTS = JobEntrypoints(JOB_NAME, build, attrgetter("postings_topic"))
+create = ENTRYPOINTS.create
+run = ENTRYPOINTS.run
+run_until_caught_up = ENTRYPOINTS.run_until_caught_up
+main = ENTRYPOINTS.main
 
 
 if __name__ == "__main__":

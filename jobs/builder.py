@@ -21,11 +21,11 @@ Jobs themselves only decide keys, operators and outputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
+from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
 from pyflink.common.job_client import JobClient
 from pyflink.common.job_execution_result import JobExecutionResult
 from pyflink.common.time import Time
@@ -37,9 +37,12 @@ from pyflink.datastream.state import StateTtlConfig
 from pyflink.java_gateway import get_gateway
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 
+from schemas import AvroCodec
 from streamledger import kafka_clients
 from streamledger.config import Settings
 from streamledger.stack import iceberg_catalog, toolchain
+
+T = TypeVar("T")
 
 BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 
@@ -51,6 +54,26 @@ KAFKA_RECORD_TYPE: RowTypeInfo = Types.ROW_NAMED(
 
 #: What :meth:`JobBuilder.kafka_sink` consumes (mirrors TopicKeyValueSerializationSchema).
 KAFKA_OUTPUT_TYPE: RowTypeInfo = Types.ROW_NAMED(["topic", "key", "value"], [Types.STRING(), BYTES, BYTES])
+
+
+class ToKafkaRow(Generic[T]):
+    """An output value -> ``Row(topic, key, value)`` for :meth:`JobBuilder.kafka_sink`, the value
+    Avro-encoded with ``schema`` (single-object encoding). The codec is made on first use, in the
+    Python worker, rather than pickled with the job."""
+
+    def __init__(
+        self, topic: str, schema: str, key: Callable[[T], str], record: Callable[[T], dict[str, Any]]
+    ) -> None:
+        self.topic = topic
+        self.schema = schema
+        self.key = key
+        self.record = record
+        self._codec: AvroCodec | None = None
+
+    def __call__(self, value: T) -> Row:
+        if self._codec is None:
+            self._codec = AvroCodec(self.schema)
+        return Row(self.topic, self.key(value).encode(), self._codec.encode(self.record(value)))
 
 
 def expiring_state(retention_ms: int) -> StateTtlConfig:

@@ -47,6 +47,7 @@ version, a reused version number) goes to the dead-letter topic and changes noth
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from operator import attrgetter
 from typing import Any
 
 from pyflink.common import Row, Types
@@ -60,10 +61,9 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-from jobs import runner
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, expiring_state
+from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
 from jobs.dead_letters import DeadLetterWriter
-from jobs.runner import RunReport
+from jobs.entrypoints import JobEntrypoints
 from operators.cep.alerts import Alert
 from operators.cep.errors import RuleDefinitionError
 from operators.cep.event_time_buffer import EventTimeBuffer
@@ -287,19 +287,6 @@ class FraudCep(KeyedBroadcastProcessFunction):  # type: ignore[misc]
         return current
 
 
-class AlertToKafkaRow:
-    """Alert -> Row(topic, key, value) for the alerts topic."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self._codec: AvroCodec | None = None
-
-    def __call__(self, alert: Alert) -> Row:
-        if self._codec is None:
-            self._codec = AvroCodec("fraud.Alert")
-        return Row(self.topic, alert.key.encode(), self._codec.encode(alert.to_avro_record()))
-
-
 def alert_to_iceberg_row(alert: Alert) -> Row:
     return Row(
         alert.alert_id,
@@ -351,9 +338,10 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         .uid("fraud-cep")
         .name("fraud cep")
     )
-    kafka_rows = alerts.map(AlertToKafkaRow(s.fraud_alerts_topic), output_type=KAFKA_OUTPUT_TYPE).uid(
-        "alerts-to-kafka"
-    )
+    kafka_rows = alerts.map(
+        ToKafkaRow(s.fraud_alerts_topic, "fraud.Alert", attrgetter("key"), Alert.to_avro_record),
+        output_type=KAFKA_OUTPUT_TYPE,
+    ).uid("alerts-to-kafka")
     dead_letters = (
         events.get_side_output(DEAD_LETTERS)
         .union(rule_updates.get_side_output(DEAD_LETTERS))
@@ -378,43 +366,11 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
     )
 
 
-def create(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> JobBuilder:
-    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``.
-
-    ``start`` applies to the events topic; the rules topic is always read from its beginning.
-    """
-    builder = JobBuilder.create(JOB_NAME, settings, flink_config)
-    build(builder, bounded=bounded, start=start)
-    return builder
-
-
-def run_until_caught_up(settings: Settings) -> RunReport:
-    """Resume from the newest savepoint/checkpoint, process the backlog, stop with a savepoint."""
-    return runner.run_until_caught_up(
-        JOB_NAME, settings, lambda s, config: create(s, flink_config=config), settings.fraud_events_topic
-    )
-
-
-def run(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> Any:
-    """Run in the embedded MiniCluster until done (bounded) or cancelled."""
-    return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()
-
-
-def main() -> None:
-    """Entry point on a cluster (``-pym jobs.fraud_cep``): run until stopped."""
-    create(Settings.from_env()).execute()
+ENTRYPOINTS = JobEntrypoints(JOB_NAME, build, attrgetter("fraud_events_topic"))
+create = ENTRYPOINTS.create
+run = ENTRYPOINTS.run
+run_until_caught_up = ENTRYPOINTS.run_until_caught_up
+main = ENTRYPOINTS.main
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ functions, ``monthly_statement`` arithmetic); everything here is routing, keyed 
 
 ========== ======================================================================================
 Input      ``loyalty.events`` (Avro ``io.streamledger.loyalty.LoyaltyEvent``, key = member ID,
-           record timestamp = event time). Rules: the bundled default rules file
-           (``operators/loyalty/rules/rules-<DEFAULT_RULES_VERSION>.json``), validated at start.
+           record timestamp = event time). Rules: the JSON file of ``loyalty_rules_file``
+           (Settings; unset: the bundled ``operators/loyalty/rules/rules-<DEFAULT_RULES_VERSION>.json``),
+           validated when the job is built and shipped with it, so a bad file fails the submission
+           and the workers never read a file of their own (none to mount on TaskManagers).
 Keys       member ID (``LoyaltyEvent.member_id``; the Kafka key is not trusted for routing).
 State      ``member`` (ValueState, bytes of ``state/loyalty_member.vN.avsc``: the core's
            ``MemberState``, contact data as tokens/masked forms only) and ``statements``
@@ -15,22 +17,25 @@ State      ``member`` (ValueState, bytes of ``state/loyalty_member.vN.avsc``: th
            IDs after ``dedupe_retention_ms`` (35 days) of the member's event time and accruals
            after the refund/qualifying window; open months are dropped once stated. Balances are
            the system of record and are never expired.
-Timers     event-time, per member, each at *due time + allowed lateness* (``ALLOWED_LATENESS_MS``,
-           default the 35-day de-duplication retention, so activity of the closing period that
-           arrives late still counts): the membership-year review (tier downgrades happen only
-           here; upgrades happen on the event that crosses a threshold), inactivity expiry of the
-           whole balance (``expiry.inactivity_months`` of the rules; an ``EXPIRE`` ledger entry
-           dated at the deadline), and one per open statement month (a keyed event-time tumbling
-           window of one UTC calendar month). A member's own event dated at or after a review or
-           expiry applies that review/expiry first (its stream is in order), so results do not
-           depend on when a watermark happens to arrive. Reviews of a base-tier member with no
-           qualifying points are not timed (they cannot change anything) and are caught up at the
-           member's next event. Timers are replaced, not accumulated, when a due time moves.
+Timers     event-time, per member, each at *due time + allowed lateness*
+           (``loyalty_allowed_lateness_ms``, default the 35-day de-duplication retention, so
+           activity of the closing period that arrives late still counts): the membership-year
+           review (tier downgrades happen only here; upgrades happen on the event that crosses a
+           threshold), inactivity expiry of the whole balance (``expiry.inactivity_months`` of the
+           rules; an ``EXPIRE`` ledger entry dated at the deadline), and one per open statement
+           month (a keyed event-time tumbling window of one UTC calendar month). A member's own
+           event dated at or after a review or expiry applies that review/expiry first (its
+           stream is in order), so results do not depend on when a watermark happens to arrive.
+           Reviews of a base-tier member with no qualifying points are not timed (they cannot
+           change anything) and are caught up at the member's next event. Timers are replaced, not
+           accumulated, when a due time moves.
            The end of a bounded input (watermark = +inf) is not a point in event time: timers
            still pending then stay pending instead of expiring every balance and reviewing every
-           member for ever. Caveat: Flink emits no last periodic watermark before the end-of-input
-           one, so a bounded replay fires only what its last periodic watermark made due and can
-           stop short of what the live job (same input) has fired near the end of the input.
+           member for ever. Flink emits no last periodic watermark before the end-of-input one,
+           so a bounded run fires only what its last periodic watermark made due and can stop short
+           of what the live job (same input) has fired near the end of the input. Replays are
+           therefore unbounded runs from the start of the topic (``replay``, below) that stop once
+           the backlog is committed, exactly like the live job.
 Watermarks bounded out-of-orderness (5 s) on the Kafka record timestamps, idle partitions
            ignored after 10 s (:meth:`JobBuilder.kafka_source`).
 Statements one per member and month with ledger entries (months without movements are skipped;
@@ -52,6 +57,16 @@ Outputs    ``loyalty.balances`` (compacted; key member ID, value Avro ``loyalty.
            = the input bytes. The DLQ is classified like the input topic (it keeps input bytes
            for replay after a fix, contact data included); the projections hold no clear PII.
            All outputs are written in the job's checkpoint-aligned transactions.
+Replay     ``replay(settings, replay_id)`` rebuilds the projections from the earliest offsets
+           of the input into the outputs ``settings`` names (fresh topics and catalog, same input
+           topic) as ``loyalty-accrual-replay-<id>``: its own consumer group, Kafka transactional
+           ids and restore points, so it neither moves the live job's offsets nor fences its
+           transactions. A member's outputs depend only on its events in log order and on which due
+           times the watermark has passed (an event up to the allowed lateness behind the watermark
+           counts as on time). So a replay of the same log reproduces the live projections
+           wherever both runs' watermarks got equally far, and everywhere once the log ends with a
+           record per partition dated past the last due time of interest (as the integration test
+           does); without one, the last timers may fire in one run and not yet in the other.
 Reading    ``loyalty.ledger`` and ``loyalty.statements`` are plain appends (pyiceberg, Flink,
            any engine). ``loyalty.members`` is a format-v2 upsert table written with equality
            deletes: read it with Flink (``jobs.builder.batch_table_environment(settings)``, then
@@ -63,8 +78,9 @@ Reading    ``loyalty.ledger`` and ``loyalty.statements`` are plain appends (pyic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 from pyflink.common import Row, Types
@@ -77,10 +93,9 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs import runner
 from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
 from jobs.dead_letters import DeadLetterWriter
-from jobs.runner import RunReport
+from jobs.entrypoints import JobEntrypoints
 from operators.loyalty import (
     SCHEMA_NAME,
     AccrualConfig,
@@ -93,6 +108,7 @@ from operators.loyalty import (
     MonthlyStatement,
     PiiKey,
     Rules,
+    RulesValidationError,
     apply,
     event_from_record,
     event_to_record,
@@ -103,7 +119,6 @@ from operators.loyalty import (
 )
 from operators.loyalty._time import month_end_ms, month_key, next_month
 from operators.loyalty.outputs import ADJUST, BONUS, EARN, EXPIRE, REDEEM, REVERSAL, Output
-from operators.loyalty.state import DEFAULT_DEDUPE_RETENTION_MS
 from schemas import AvroCodec, UndecodableMessageError
 from state.loyalty_member import (
     OpenMonth,
@@ -113,7 +128,8 @@ from state.loyalty_member import (
     encode_member,
     encode_statements,
 )
-from streamledger.config import Settings
+from streamledger.config import ENV_PREFIX, Settings
+from streamledger.errors import ConfigError
 
 JOB_NAME = "loyalty-accrual"
 ICEBERG_NAMESPACE = "loyalty"
@@ -121,11 +137,6 @@ LEDGER_TABLE = "ledger"
 MEMBERS_TABLE = "members"
 STATEMENTS_TABLE = "statements"
 BALANCE_SCHEMA = "loyalty.PointsBalance"
-
-#: How long after a due time (membership-year end, expiry deadline, month end) the job waits for
-#: late events before acting on the watermark alone. Equal to the core's de-duplication retention:
-#: an event later than that is refused as TOO_LATE anyway.
-ALLOWED_LATENESS_MS = DEFAULT_DEDUPE_RETENTION_MS
 
 #: Flink's end-of-input watermark (Long.MAX_VALUE).
 _END_OF_INPUT = 2**63 - 1
@@ -279,6 +290,35 @@ class Inbound:
     offset: int
     key: bytes | None
     value: bytes
+
+
+# --------------------------------------------------------------------------------- settings
+
+
+def configured_rules(settings: Settings) -> Rules:
+    """The validated rules of ``loyalty_rules_file`` (None: the bundled default version).
+
+    Loaded once, where the job is built: an unusable file stops the submission with the setting
+    to fix, instead of failing every worker at start-up and restarting for ever.
+    """
+    try:
+        return load_rules(settings.loyalty_rules_file)
+    except RulesValidationError as error:
+        raise ConfigError(
+            f"{ENV_PREFIX}LOYALTY_RULES_FILE={settings.loyalty_rules_file}: {error}",
+            "fix the rules file, or unset the variable for the bundled rules",
+        ) from None
+
+
+def allowed_lateness_ms(settings: Settings) -> int:
+    """``loyalty_allowed_lateness_ms``, refused when negative (timers would fire before they are due)."""
+    lateness = settings.loyalty_allowed_lateness_ms
+    if lateness < 0:
+        raise ConfigError(
+            f"{ENV_PREFIX}LOYALTY_ALLOWED_LATENESS_MS={lateness} is negative",
+            "use 0 or more milliseconds",
+        )
+    return lateness
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -488,6 +528,7 @@ class MemberAccrual(KeyedProcessFunction):  # type: ignore[misc]
         dead_letter_topic: str,
         pii_key_id: str,
         pii_secret: str,
+        rules: Rules,
         lateness_ms: int,
     ) -> None:
         self.source_topic = source_topic
@@ -495,10 +536,10 @@ class MemberAccrual(KeyedProcessFunction):  # type: ignore[misc]
         self.dead_letter_topic = dead_letter_topic
         self.pii_key_id = pii_key_id
         self.pii_secret = pii_secret
+        self.rules = rules
         self.lateness_ms = lateness_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.rules = load_rules()
         self.config = AccrualConfig(PiiKey(self.pii_key_id, self.pii_secret.encode()))
         self.member = runtime_context.get_state(ValueStateDescriptor("member", BYTES))
         self.statements = runtime_context.get_state(ValueStateDescriptor("statements", BYTES))
@@ -635,16 +676,11 @@ class MemberAccrual(KeyedProcessFunction):  # type: ignore[misc]
 # ---------------------------------------------------------------------------------- wiring
 
 
-def build(
-    builder: JobBuilder,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    lateness_ms: int = ALLOWED_LATENESS_MS,
-) -> None:
+def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "committed") -> None:
     """Wire the job into ``builder``; call ``builder.execute()`` to run it."""
     s: Settings = builder.settings
-    load_rules()  # an invalid rules file fails here, at submission, not in every worker
+    rules = configured_rules(s)
+    lateness_ms = allowed_lateness_ms(s)
     records = builder.kafka_source(
         s.loyalty_events_topic, uid="source-loyalty-events", bounded=bounded, start=start
     )
@@ -662,6 +698,7 @@ def build(
                 s.dead_letter_topic,
                 s.pii_key_id,
                 s.pii_key_secret,
+                rules,
                 lateness_ms,
             ),
             output_type=KAFKA_OUTPUT_TYPE,
@@ -708,50 +745,12 @@ def build(
     )
 
 
-def create(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> JobBuilder:
-    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``.
-
-    ``flink_config`` overrides entries of :func:`jobs.builder.job_configuration`.
-    """
-    builder = JobBuilder.create(JOB_NAME, settings, flink_config)
-    build(builder, bounded=bounded, start=start)
-    return builder
-
-
-def run_until_caught_up(settings: Settings) -> RunReport:
-    """Resume from the newest savepoint/checkpoint, process the backlog, stop with a savepoint."""
-    return runner.run_until_caught_up(
-        JOB_NAME,
-        settings,
-        lambda s, config: create(s, flink_config=config),
-        settings.loyalty_events_topic,
-    )
-
-
-def run(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> Any:
-    """Run in the embedded MiniCluster until done (bounded) or cancelled."""
-    return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()
-
-
-def main() -> None:
-    """Entry point on a cluster (``-pym jobs.loyalty_accrual``): run until stopped.
-
-    Settings come from ``STREAMLEDGER_*`` variables; restore points are chosen by whoever submits
-    the job (the Kubernetes operator's savepoint, or ``execution.state-recovery.path``).
-    """
-    create(Settings.from_env()).execute()
+ENTRYPOINTS = JobEntrypoints(JOB_NAME, build, attrgetter("loyalty_events_topic"))
+create = ENTRYPOINTS.create
+run = ENTRYPOINTS.run
+run_until_caught_up = ENTRYPOINTS.run_until_caught_up
+replay = ENTRYPOINTS.replay
+main = ENTRYPOINTS.main
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ append-only ``payments.events`` table, or Flink SQL (``jobs.builder.batch_table_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 from pyflink.common import Duration, Row, Types, WatermarkStrategy
@@ -61,10 +62,9 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs import runner
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
+from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow
 from jobs.dead_letters import DeadLetterWriter
-from jobs.runner import RunReport
+from jobs.entrypoints import JobEntrypoints
 from operators.loyalty.pii import PiiKey
 from operators.payment_lifecycle.canonical import SCHEMA_NAME, from_record, to_record
 from operators.payment_lifecycle.parties import parties_of
@@ -330,19 +330,6 @@ def timeline_row(state: TrackedPayment, entry: TimelineEntry) -> Row:
     )
 
 
-class StatusToKafkaRow:
-    """Status update → Row(topic, key, value) for the compacted ``payments.status`` topic."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self._codec: AvroCodec | None = None
-
-    def __call__(self, update: StatusUpdate) -> Row:
-        if self._codec is None:
-            self._codec = AvroCodec("payments.PaymentStatus")
-        return Row(self.topic, update.payment_id.encode(), self._codec.encode(update.record))
-
-
 def status_to_iceberg_row(update: StatusUpdate) -> Row:
     record = update.record
     return Row(
@@ -397,9 +384,12 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         .uid("payment-lifecycle")
         .name("payment lifecycle")
     )
-    kafka_rows = updates.map(StatusToKafkaRow(s.payments_status_topic), output_type=KAFKA_OUTPUT_TYPE).uid(
-        "status-to-kafka"
-    )
+    kafka_rows = updates.map(
+        ToKafkaRow(
+            s.payments_status_topic, "payments.PaymentStatus", attrgetter("payment_id"), attrgetter("record")
+        ),
+        output_type=KAFKA_OUTPUT_TYPE,
+    ).uid("status-to-kafka")
     dead_letters = parsed.get_side_output(DEAD_LETTERS).union(updates.get_side_output(DEAD_LETTERS))
     builder.kafka_sink(kafka_rows.union(dead_letters), uid="sink-kafka")
 
@@ -457,40 +447,11 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
     )
 
 
-def create(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> JobBuilder:
-    """A builder with the job wired in, ready to ``execute()`` or ``execute_async()``."""
-    builder = JobBuilder.create(JOB_NAME, settings, flink_config)
-    build(builder, bounded=bounded, start=start)
-    return builder
-
-
-def run_until_caught_up(settings: Settings) -> RunReport:
-    """Resume from the newest savepoint/checkpoint, process the backlog, stop with a savepoint."""
-    return runner.run_until_caught_up(
-        JOB_NAME, settings, lambda s, config: create(s, flink_config=config), settings.payments_input_topic
-    )
-
-
-def run(
-    settings: Settings,
-    *,
-    bounded: bool = False,
-    start: str | int = "committed",
-    flink_config: Mapping[str, str] | None = None,
-) -> Any:
-    """Run in the embedded MiniCluster until done (bounded) or cancelled."""
-    return create(settings, bounded=bounded, start=start, flink_config=flink_config).execute()
-
-
-def main() -> None:
-    """Entry point on a cluster (``-pym jobs.payment_lifecycle``): run until stopped."""
-    create(Settings.from_env()).execute()
+ENTRYPOINTS = JobEntrypoints(JOB_NAME, build, attrgetter("payments_input_topic"))
+create = ENTRYPOINTS.create
+run = ENTRYPOINTS.run
+run_until_caught_up = ENTRYPOINTS.run_until_caught_up
+main = ENTRYPOINTS.main
 
 
 if __name__ == "__main__":

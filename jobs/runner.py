@@ -8,8 +8,12 @@ are committed to Kafka only when a checkpoint completes, the same moment the sin
 transactions and Iceberg snapshots, so "the group's committed offsets reached the end" means
 "everything up to there is visible to read_committed consumers".
 
-Bounded runs (``bounded=True`` sources) are for replays into fresh outputs; their final
-checkpoint marks sources finished, so they are not a restore point for a continuing job.
+Bounded runs (``bounded=True`` sources) are for quick looks into fresh outputs; their final
+checkpoint marks sources finished, so they are not a restore point for a continuing job, and their
+end-of-input watermark is not a real one (jobs with event-time timers may leave timers pending that
+the live job fired). A replay that must reproduce the live projections is an unbounded run from the
+earliest offsets under a name of its own (:meth:`jobs.entrypoints.JobEntrypoints.replay`): the
+``job`` given here names the consumer group whose commits say when the backlog is done.
 """
 
 from __future__ import annotations

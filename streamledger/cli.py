@@ -17,13 +17,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    from streamledger import job_commands, k8s_render, stack_commands
+    from streamledger import job_commands, k8s_render, ops_commands, stack_commands
     from streamledger.bench import bench_command
     from streamledger.iso20022 import cli as iso20022_cli
 
     return [
         stack_commands.register,
         job_commands.register,
+        ops_commands.register,
         iso20022_cli.register,
         k8s_render.register,
         bench_command.register,

@@ -124,6 +124,12 @@ class Settings:
     payment_allowed_lateness_ms: int = 7 * 24 * 3600 * 1000
     #: Largest ISO 20022 message accepted (bytes); larger ones are dead-lettered unread.
     payment_max_message_bytes: int = 5 * 1024 * 1024
+    # Loyalty accrual job.
+    #: The earn/tier/expiry rules (JSON, see ``operators/loyalty/rules``); None: the bundled rules.
+    loyalty_rules_file: Path | None = None
+    #: How long after a membership-year end, expiry deadline or month end the job waits for late
+    #: events before acting on the watermark (default: the 35-day de-duplication retention).
+    loyalty_allowed_lateness_ms: int = 35 * 24 * 3600 * 1000
     # Pseudonymisation of PII (names, IBANs, account numbers, e-mail, phone) before projections.
     #: Identifies the key in every token (``hmac-sha256:<id>:...``) so keys can be rotated.
     pii_key_id: str = "dev"

@@ -110,11 +110,22 @@ class FlinkCluster:
         return stopped_tm or stopped_jm
 
     # ------------------------------------------------------------------ REST
-    def rest(self, path: str, timeout_s: float = 5.0) -> Any:
+    def rest(self, path: str, timeout_s: float = 5.0, *, method: str = "GET", body: Any = None) -> Any:
+        """Call the REST API; a cluster that does not answer is one clear error, not a traceback.
+
+        An HTTP error status is raised as :class:`urllib.error.HTTPError` for the caller to
+        interpret (404: no such job or trigger).
+        """
         url = f"{self.settings.flink_rest_url}{path}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback URL
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - loopback URL
-                return json.loads(response.read())
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError:
+            raise
         except (urllib.error.URLError, OSError, ValueError):
             raise ServiceUnavailableError(
                 f"the Flink REST API at {self.settings.flink_rest_url} does not answer",

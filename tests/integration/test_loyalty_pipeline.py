@@ -7,23 +7,32 @@ month end up to a known instant, so which event-time timers must have fired is e
 
 Every expectation comes from an independent fold of the input log (as the broker holds it)
 through the pure accrual core, written out below, never from numbers written into the test.
+
+Then two replays of the same input topic from its earliest offsets, each into fresh outputs (own
+topics, own Iceberg catalog, own state directory), run the way operators rebuild a projection:
+unbounded, stopped once the backlog is committed. They must reproduce each other and the live
+run's projections exactly, and leave the live job's offsets and outputs alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pyflink.table import TableEnvironment
 
 from jobs import loyalty_accrual
 from jobs.builder import batch_table_environment
+from jobs.runner import RunReport
 from operators.loyalty import (
     SCHEMA_NAME,
     AccrualConfig,
@@ -48,6 +57,7 @@ from operators.loyalty._time import add_months, month_end_ms, month_key, month_s
 from schemas import AvroCodec, UndecodableMessageError
 from streamledger import kafka_clients
 from streamledger.config import Settings
+from streamledger.errors import ConfigError
 from streamledger.generators.loyalty import LoyaltyRecord, loyalty_events
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
@@ -152,6 +162,8 @@ def reference(
 class Run:
     settings: Settings
     records: list[LoyaltyRecord]
+    #: Records on the input topic: the generated ones, garbage and the far-ahead watermark records.
+    produced: int
     reference: Reference
     until_ms: int
     rules: Rules
@@ -221,7 +233,7 @@ def run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Ru
     # reviews after the input ends; members inactive since early in the input reach their
     # 24-month inactivity expiry, the others do not.
     until = add_months(last, 20)
-    flush = until + loyalty_accrual.ALLOWED_LATENESS_MS + WATERMARK_LAG_MS
+    flush = until + settings.loyalty_allowed_lateness_ms + WATERMARK_LAG_MS
     assert flush < time.time() * 1000
     produced = _produce(settings, records, flush)
 
@@ -229,7 +241,7 @@ def run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Ru
     assert report.records == produced
     print(f"loyalty-accrual: {report.records} records in {report.seconds:.1f} s including start-up")
     log = kafka_clients.read_topic(settings, settings.loyalty_events_topic)
-    return Run(settings, records, reference(log, rules, config, until), until, rules)
+    return Run(settings, records, produced, reference(log, rules, config, until), until, rules)
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -281,32 +293,78 @@ def _statements(settings: Settings) -> list[tuple[Any, ...]]:
     )
 
 
+#: ``loyalty.members`` columns as read back, named like ``MemberSnapshot.to_record()``.
+MEMBER_COLUMNS = [
+    "member_id",
+    "version",
+    "tier",
+    "balance",
+    "points_owed",
+    "qualifying_points",
+    "lifetime_points",
+    "membership_year_end",
+    "last_activity",
+    "name_token",
+    "name_masked",
+    "email_token",
+    "email_masked",
+    "phone_token",
+    "phone_masked",
+    "address_token",
+    "address_masked",
+    "rules_version",
+    "event_time",
+]
+
+
+class _FlinkReader:
+    """One batch table environment for the module, with the catalog of each output set added to
+    it under that set's own catalog name (every environment costs a Flink start-up)."""
+
+    def __init__(self) -> None:
+        self.t_env: TableEnvironment | None = None
+        self.catalogs: set[str] = set()
+
+    def environment(self, settings: Settings) -> TableEnvironment:
+        if self.t_env is None:
+            self.t_env = batch_table_environment(settings)
+            # TIMESTAMP_LTZ values cannot be collected into Python; they are read as UTC TIMESTAMPs.
+            self.t_env.get_config().set("table.local-time-zone", "UTC")
+        elif settings.catalog_name not in self.catalogs:
+            for statement in iceberg_catalog.flink_catalog_ddl(settings):
+                self.t_env.execute_sql(statement)
+        self.catalogs.add(settings.catalog_name)
+        return self.t_env
+
+
+_FLINK = _FlinkReader()
+
+
+@functools.cache
 def _members(settings: Settings) -> list[dict[str, Any]]:
-    """The upsert table through Flink (pyiceberg 0.8 cannot apply equality deletes)."""
-    t_env = batch_table_environment(settings)
+    """The upsert table through Flink (pyiceberg 0.8 cannot apply equality deletes); timestamps
+    as epoch millis. Read once per output set."""
+    t_env = _FLINK.environment(settings)
     table = (
         f"`{settings.catalog_name}`.`{loyalty_accrual.ICEBERG_NAMESPACE}`.`{loyalty_accrual.MEMBERS_TABLE}`"
     )
-    columns = [
-        "member_id",
-        "version",
-        "tier",
-        "balance",
-        "points_owed",
-        "qualifying_points",
-        "lifetime_points",
-        "name_token",
-        "name_masked",
-        "email_token",
-        "email_masked",
-        "phone_token",
-        "phone_masked",
-        "address_token",
-        "address_masked",
-        "rules_version",
-    ]
-    with t_env.execute_sql(f"SELECT {', '.join(columns)} FROM {table}").collect() as rows:
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+    # Snapshot field -> table column, for the TIMESTAMP_LTZ columns.
+    timestamps = {
+        "membership_year_end": "membership_year_end",
+        "last_activity": "last_activity",
+        "event_time": "updated_at",
+    }
+    select = ", ".join(
+        f"CAST({timestamps[c]} AS TIMESTAMP(3))" if c in timestamps else c for c in MEMBER_COLUMNS
+    )
+    with t_env.execute_sql(f"SELECT {select} FROM {table}").collect() as rows:
+        return [
+            {
+                c: round(v.replace(tzinfo=UTC).timestamp() * 1000) if c in timestamps else v
+                for c, v in zip(MEMBER_COLUMNS, row, strict=True)
+            }
+            for row in rows
+        ]
 
 
 def _ledger_tuple(entry: LedgerEntry) -> tuple[Any, ...]:
@@ -384,8 +442,7 @@ def test_members_table_holds_the_latest_snapshot_with_tokens_only(run: Run) -> N
     members = {m["member_id"]: m for m in _members(run.settings)}
     for member_id, row in members.items():
         snapshot = run.reference.last_snapshot(member_id)
-        expected = snapshot.to_record()
-        assert {k: v for k, v in row.items()} == {k: expected[k] for k in row}, member_id
+        assert row == snapshot.to_record(), member_id
     raw = set()
     for record in run.records:
         for name in ("email", "phone", "first_name", "last_name"):
@@ -435,3 +492,109 @@ def test_undecodable_and_refused_events_land_in_the_dead_letter_topic(run: Run) 
         if d["payload"] != GARBAGE
     )
     assert refused == Counter((r.code, r.event_id) for r in run.reference.rejected)
+
+
+# ------------------------------------------------------------------------------------ replays
+
+
+@dataclass(frozen=True)
+class Replays:
+    runs: list[tuple[Settings, RunReport]]
+    #: The live job's committed input offsets and its output topics' end offsets, before and after.
+    live_before: tuple[dict[int, int], dict[str, dict[int, int]]]
+    live_after: tuple[dict[int, int], dict[str, dict[int, int]]]
+
+
+def _replay_outputs(run: Run, root: Path, label: str) -> Settings:
+    """Fresh outputs for a replay (own topics, own catalog under its own name, own state
+    directory) over the live run's input topic."""
+    fresh = dataclasses.replace(
+        run.settings.with_topic_prefix(f"replay-{label}"),
+        loyalty_events_topic=run.settings.loyalty_events_topic,
+        catalog_name=f"replay_{label}",
+        catalog_db=root / "catalog" / "iceberg_catalog.db",
+        warehouse=root / "warehouse",
+        state_root=root / "state",
+    )
+    outputs = {fresh.loyalty_balances_topic, fresh.dead_letter_topic}
+    LocalStack(fresh).kafka.ensure_topics(tuple(t for t in fresh.topics if t.name in outputs))
+    iceberg_catalog.initialize(fresh)
+    return fresh
+
+
+def _live_positions(settings: Settings) -> tuple[dict[int, int], dict[str, dict[int, int]]]:
+    committed = kafka_clients.resume_offsets(
+        settings, loyalty_accrual.JOB_NAME, settings.loyalty_events_topic
+    )
+    outputs = {
+        topic: kafka_clients.end_offsets(settings, topic)
+        for topic in (settings.loyalty_balances_topic, settings.dead_letter_topic)
+    }
+    return committed, outputs
+
+
+@pytest.fixture(scope="module")
+def replays(run: Run, tmp_path_factory: pytest.TempPathFactory) -> Replays:
+    before = _live_positions(run.settings)
+    runs = []
+    for label in ("a", "b"):
+        settings = _replay_outputs(run, tmp_path_factory.mktemp(f"replay-{label}"), label)
+        report = loyalty_accrual.replay(settings, label)
+        print(f"replay {label}: {report.records} records in {report.seconds:.1f} s including start-up")
+        runs.append((settings, report))
+    return Replays(runs, before, _live_positions(run.settings))
+
+
+def _dead_letters(settings: Settings) -> list[tuple[Any, ...]]:
+    records = kafka_clients.read_topic(settings, settings.dead_letter_topic)
+    return sorted(tuple(DEAD_LETTER.decode(r.value).values()) for r in records)
+
+
+def _projections(settings: Settings) -> dict[str, Any]:
+    """Everything a consumer of the job's outputs can see, in a comparable form."""
+    return {
+        "loyalty.ledger": _ledger(settings),
+        "loyalty.statements": _statements(settings),
+        "loyalty.members": sorted(_members(settings), key=lambda m: m["member_id"]),
+        "loyalty.balances": _balances(settings),
+        "dead letters": _dead_letters(settings),
+    }
+
+
+def test_replays_from_the_earliest_offset_reproduce_each_other_and_the_live_run(
+    run: Run, replays: Replays
+) -> None:
+    for _, report in replays.runs:
+        assert report.job.startswith(f"{loyalty_accrual.JOB_NAME}-replay-")
+        assert report.restored_from is None
+        assert report.records == run.produced, "every record from offset 0, not from the live offsets"
+    (first_settings, _), (second_settings, _) = replays.runs
+    first, second = _projections(first_settings), _projections(second_settings)
+    live = _projections(run.settings)
+    for name, rows in first.items():
+        assert rows == second[name], f"two replays differ in {name}"
+        assert rows == live[name], f"the replay differs from the live run in {name}"
+    # The comparison covers the watermark-driven outputs, not only what events produce directly.
+    assert "EXPIRE" in {row[2] for row in first["loyalty.ledger"]}
+    assert len(first["loyalty.statements"]) > len(run.reference.states)
+    assert len(first["loyalty.members"]) == len(run.reference.states)
+
+
+def test_a_replay_leaves_the_live_job_alone(run: Run, replays: Replays) -> None:
+    """Own consumer group and transactional ids: the live group's offsets and outputs do not move."""
+    committed, _ = replays.live_after
+    assert replays.live_before == replays.live_after
+    assert committed == kafka_clients.end_offsets(run.settings, run.settings.loyalty_events_topic)
+    for settings, report in replays.runs:
+        assert kafka_clients.resume_offsets(settings, report.job, settings.loyalty_events_topic) == committed
+
+
+def test_a_replay_id_is_not_restarted_from_the_start_without_its_state(
+    replays: Replays, tmp_path: Path
+) -> None:
+    """Its group's commits would end the run at once, with the input read again into its outputs."""
+    settings, report = replays.runs[0]
+    label = report.job.removeprefix(f"{loyalty_accrual.JOB_NAME}-replay-")
+    without_state = dataclasses.replace(settings, state_root=tmp_path / "state")
+    with pytest.raises(ConfigError, match="no restore point"):
+        loyalty_accrual.replay(without_state, label)

@@ -60,3 +60,15 @@ def test_rest_catalog_registers_in_flink_with_its_uri_and_warehouse() -> None:
     (ddl,) = flink_catalog_ddl(s)
     assert "'catalog-type' = 'rest'" in ddl and "'uri' = 'http://rest:8181'" in ddl and "s3://lake/wh" in ddl
     assert "jdbc" not in ddl.lower()
+
+
+def test_a_replay_reads_the_live_input_and_writes_only_fresh_outputs(tmp_path: Path) -> None:
+    from streamledger.ops_commands import replay_settings
+
+    live = Settings.from_env(environ={}, state_root=tmp_path)
+    replay = replay_settings(live, "payment-lifecycle", "r1")
+    assert replay.payments_input_topic == live.payments_input_topic
+    others = [f for f in live.topic_fields if f != "payments_input_topic"]
+    assert all(getattr(replay, f) == f"replay-r1.{getattr(live, f)}" for f in others)
+    assert replay.state_dir == tmp_path / "replays" / "r1"
+    assert replay.catalog_db_path != live.catalog_db_path and replay.warehouse_path != live.warehouse_path

@@ -1,0 +1,136 @@
+"""``streamledger deploy|savepoint|stop|redeploy|jobs``: operate jobs on the Flink cluster.
+
+Thin command-line layer over :mod:`streamledger.operations`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from jobs.registry import JOBS
+from streamledger.config import Settings
+from streamledger.errors import ConfigError
+from streamledger.operations import Operations
+from streamledger.stack import iceberg_catalog
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    deploy = commands.add_parser("deploy", help="submit a job to the Flink cluster (detached)")
+    deploy.add_argument("job", choices=list(JOBS))
+    deploy.add_argument(
+        "--from-savepoint", metavar="PATH", help="restore from a savepoint or retained checkpoint"
+    )
+    deploy.add_argument(
+        "--allow-non-restored-state",
+        action="store_true",
+        help="start even if savepoint state belongs to no operator of this version (it is dropped)",
+    )
+    deploy.set_defaults(handler=_deploy)
+
+    savepoint = commands.add_parser("savepoint", help="take a savepoint of a running job")
+    savepoint.add_argument("job", choices=list(JOBS))
+    savepoint.set_defaults(handler=_savepoint)
+
+    stop = commands.add_parser("stop", help="stop a running job with a savepoint")
+    stop.add_argument("job", choices=list(JOBS))
+    stop.set_defaults(handler=_stop)
+
+    redeploy = commands.add_parser(
+        "redeploy", help="stop a job with a savepoint and start the current code from it"
+    )
+    redeploy.add_argument("job", choices=list(JOBS))
+    redeploy.add_argument("--allow-non-restored-state", action="store_true")
+    redeploy.set_defaults(handler=_redeploy)
+
+    replay = commands.add_parser(
+        "replay",
+        help="rebuild a job's projections from the start of its input into fresh topics and tables",
+    )
+    replay.add_argument("job", choices=list(JOBS))
+    replay.add_argument("--id", required=True, help="names the replay: its outputs, group and savepoints")
+    replay.set_defaults(handler=_replay)
+
+    jobs = commands.add_parser("jobs", help="what runs on the cluster: state, last checkpoint, input lag")
+    jobs.set_defaults(handler=_jobs)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    ops = Operations(Settings.from_env())
+    job_id = ops.deploy(
+        args.job, restore_from=args.from_savepoint, allow_non_restored_state=args.allow_non_restored_state
+    )
+    restored = f" from {args.from_savepoint}" if args.from_savepoint else ""
+    print(f"deployed {args.job}{restored}: job {job_id}")
+    return 0
+
+
+def _savepoint(args: argparse.Namespace) -> int:
+    print(Operations(Settings.from_env()).savepoint(args.job))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    location = Operations(Settings.from_env()).savepoint(args.job, stop=True)
+    print(f"stopped {args.job} with savepoint {location}")
+    return 0
+
+
+def _redeploy(args: argparse.Namespace) -> int:
+    savepoint, job_id = Operations(Settings.from_env()).redeploy(
+        args.job, allow_non_restored_state=args.allow_non_restored_state
+    )
+    print(f"redeployed {args.job}: savepoint {savepoint}, new job {job_id}")
+    return 0
+
+
+def replay_settings(settings: Settings, job_name: str, replay_id: str) -> Settings:
+    """The live input, and everything the replay writes fresh: topics prefixed ``replay-<id>``, its
+    own Iceberg catalog and warehouse, its own state directory under ``replays/<id>``."""
+    entry = JOBS[job_name].load().ENTRYPOINTS
+    input_field = next(
+        f for f in settings.topic_fields if getattr(settings, f) == entry.input_topic(settings)
+    )
+    root = settings.state_dir / "replays" / replay_id
+    renamed = settings.with_topic_prefix(f"replay-{replay_id}")
+    return dataclasses.replace(
+        renamed,
+        **{input_field: getattr(settings, input_field)},
+        state_root=root,
+        catalog_db=root / "catalog" / "iceberg_catalog.db",
+        warehouse=root / "warehouse",
+    )
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streamledger.stack.local_stack import LocalStack
+
+    if not args.id.replace("-", "").isalnum():
+        raise ConfigError(f"--id {args.id!r} must be letters, digits and dashes")
+    settings = replay_settings(Settings.from_env(), args.job, args.id)
+    LocalStack(settings).kafka.ensure_topics()
+    iceberg_catalog.initialize(settings)
+    report = JOBS[args.job].load().ENTRYPOINTS.replay(settings, args.id)
+    print(
+        f"replayed {report.records} records of {args.job} in {report.seconds:.1f} s into topics "
+        f"replay-{args.id}.* and the catalog under {settings.state_dir}; savepoint {report.savepoint}"
+    )
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    ops = Operations(Settings.from_env())
+    running = ops.running_jobs()
+    if not running:
+        print(f"no jobs run on {ops.settings.flink_rest_url}")
+        return 0
+    print(f"{'job':18} {'id':32} {'state':10} {'checkpoints':>11} {'last':>7} {'lag':>8}  restored from")
+    for job in sorted(running, key=lambda j: j.name):
+        status = ops.status(job)
+        age = "-" if status.last_checkpoint_age_s is None else f"{status.last_checkpoint_age_s:.0f}s ago"
+        lag = "?" if status.lag is None else str(status.lag)
+        print(
+            f"{job.name:18} {job.job_id:32} {job.state:10} {status.completed_checkpoints:>11} "
+            f"{age:>7} {lag:>8}  {status.restored_from or '-'}"
+        )
+    return 0
