@@ -79,6 +79,7 @@ class Member:
         enrolment = MemberEnrolled(
             eid(), member_id, enrolled, "Jane", "Doe", "jane.doe@example.com", "+44 7700 900123", None, tier
         )
+        self.enrolment = enrolment
         self.send(enrolment)
 
     def send(self, event: LoyaltyEvent) -> tuple[Output, ...]:
