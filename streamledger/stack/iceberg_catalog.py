@@ -27,6 +27,9 @@ def flink_catalog_ddl(settings: Settings) -> list[str]:
             "uri": settings.catalog_rest_uri or "",
             "warehouse": settings.catalog_warehouse or "",
         }
+        if (settings.catalog_warehouse or "").startswith("s3://"):
+            # Iceberg's own S3 client (iceberg-aws-bundle, in the image), not Hadoop's s3a.
+            rest["io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
         return [_create_catalog(settings, rest)]
     options = {
         "type": "iceberg",

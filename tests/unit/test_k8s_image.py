@@ -177,3 +177,22 @@ def test_build_lock_satisfies_the_build_system_and_agrees_with_the_runtime_lock(
         assert requirement.specifier.contains(build[name]), requirement
     for name in build.keys() & runtime.keys():
         assert build[name] == runtime[name], name
+
+
+def test_the_image_carries_s3_file_io_and_an_s3_warehouse_uses_it() -> None:
+    from streamledger.config import Settings
+    from streamledger.stack.iceberg_catalog import flink_catalog_ddl
+
+    dockerfile = (REPO / "k8s" / "Dockerfile").read_text()
+    pom = (REPO / "jvm" / "flink-connectors" / "pom.xml").read_text()
+    assert "-P object-store" in dockerfile and "iceberg-aws-bundle-" in dockerfile
+    assert "<id>object-store</id>" in pom and "<artifactId>iceberg-aws-bundle</artifactId>" in pom
+    s3 = Settings.from_env(
+        environ={},
+        catalog_type="rest",
+        catalog_rest_uri="http://catalog:8181",
+        catalog_warehouse="s3://lake/warehouse",
+    )
+    assert "'io-impl' = 'org.apache.iceberg.aws.s3.S3FileIO'" in flink_catalog_ddl(s3)[0]
+    local = Settings.from_env(environ={})
+    assert "io-impl" not in flink_catalog_ddl(local)[0]
