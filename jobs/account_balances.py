@@ -127,6 +127,7 @@ class AccountBalance(KeyedProcessFunction):  # type: ignore[misc]
                     "balance_minor": new_state.balance_minor,
                     "version": new_state.version,
                     "last_event_time_ms": new_state.last_event_time_ms,
+                    "opened_at_ms": new_state.opened_at_ms,
                 }
             )
         )

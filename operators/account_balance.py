@@ -72,6 +72,8 @@ class BalanceState:
     balance_minor: int
     version: int
     last_event_time_ms: int
+    #: Event time of the first posting; None for accounts whose state predates state v2.
+    opened_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,8 @@ def apply_posting(state: BalanceState | None, posting: Posting) -> tuple[Balance
         return state, PostingRejected(posting, f"balance of {posting.account_id} would overflow int64")
     version = (state.version if state else 0) + 1
     last_time = max(state.last_event_time_ms if state else posting.event_time_ms, posting.event_time_ms)
-    new_state = BalanceState(posting.currency, balance, version, last_time)
+    opened = state.opened_at_ms if state else posting.event_time_ms
+    new_state = BalanceState(posting.currency, balance, version, last_time, opened)
     return new_state, BalanceUpdate(
         account_id=posting.account_id,
         balance_minor=balance,

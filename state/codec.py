@@ -35,17 +35,25 @@ class StateCodec:
     current_version: int
     #: upgrades[n] turns a version-n record into a version-(n+1) record.
     upgrades: Mapping[int, Upgrade] = field(default_factory=dict)
+    #: The version :meth:`encode` writes; the newest unless set. An older one is what the previous
+    #: release wrote, for testing that a savepoint of it restores (and for a staged rollout that
+    #: must stay readable by the previous release).
+    write_version: int | None = None
 
     def __post_init__(self) -> None:
         for version in range(1, self.current_version):
             if version not in self.upgrades:
                 raise ValueError(f"state {self.name}: no upgrade from v{version} to v{version + 1}")
+        if self.write_version is not None and not 1 <= self.write_version <= self.current_version:
+            raise ValueError(f"state {self.name}: cannot write v{self.write_version}")
         _schema(self.name, self.current_version)
 
     def encode(self, record: dict[str, Any]) -> bytes:
+        """Write ``record`` as the write version (fields that version lacks are left out)."""
+        version = self.write_version or self.current_version
         buffer = io.BytesIO()
-        buffer.write(bytes([self.current_version]))
-        fastavro.schemaless_writer(buffer, _schema(self.name, self.current_version), record)
+        buffer.write(bytes([version]))
+        fastavro.schemaless_writer(buffer, _schema(self.name, version), record)
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> dict[str, Any]:

@@ -15,8 +15,17 @@ def _posting(event_id: str, amount: int, currency: str = "EUR", t: int = 1_000) 
 
 def test_first_posting_opens_the_account_in_its_currency() -> None:
     state, out = apply_posting(None, _posting("e1", 1250))
-    assert state == BalanceState("EUR", 1250, 1, 1_000)
+    assert state == BalanceState("EUR", 1250, 1, 1_000, opened_at_ms=1_000)
     assert out == BalanceUpdate("acct-1", 1250, "EUR", 1, "e1", 1250, 1_000)
+
+
+def test_the_opening_time_stays_that_of_the_first_posting_and_survives_unknown() -> None:
+    state, _ = apply_posting(None, _posting("e1", 100, t=5_000))
+    state, _ = apply_posting(state, _posting("e2", 100, t=1_000))
+    assert state is not None and state.opened_at_ms == 5_000  # first applied, not earliest in time
+    upgraded = BalanceState("EUR", 100, 1, 5_000, opened_at_ms=None)  # from a v1 savepoint
+    state, _ = apply_posting(upgraded, _posting("e3", 100, t=6_000))
+    assert state is not None and state.opened_at_ms is None
 
 
 def test_debits_can_take_the_balance_negative_and_versions_count_postings() -> None:
