@@ -46,8 +46,10 @@ unit: $(BIN)/.installed
 integration: setup
 	$(BIN)/pytest tests/integration -q
 
+# The suite's temporary directories live in the checkout: pytest prunes old runs under the shared
+# /tmp/pytest-of-$USER, which would delete the broker and cluster directories of a run still going.
 test: setup lint typecheck
-	$(BIN)/pytest tests -q --durations=10
+	$(BIN)/pytest tests -q --durations=10 --basetemp=.streamledger/test-tmp
 
 stack-down:
 	-$(BIN)/streamledger stack down
