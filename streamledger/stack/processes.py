@@ -175,10 +175,18 @@ class DaemonProcess:
         return True
 
     def kill(self) -> None:
-        """SIGKILL without a grace period: what fault-injection tests use."""
+        """SIGKILL without a grace period, the whole process group: what fault-injection tests use.
+
+        The group (the daemon started its own session) includes the processes it spawned — a
+        TaskManager's Python workers — which die with it, as they do when a machine or container
+        goes down; killing only the JVM would leave them running as orphans.
+        """
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:  # not a group leader after all: the process alone
+                os.kill(pid, signal.SIGKILL)
             wait_until(lambda: not pid_alive(pid), timeout_s=10)
 
     def fail_start(self, what: str, remedy: str) -> ServiceStartError:
