@@ -39,7 +39,7 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
+from jobs.builder import APPEND_TABLE, BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
 from jobs.dead_letters import DeadLetterWriter
 from jobs.entrypoints import JobEntrypoints
 from operators.account_balance import BalanceState, BalanceUpdate, Posting, PostingRejected, apply_posting
@@ -174,7 +174,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         ICEBERG_NAMESPACE,
         ICEBERG_TABLE,
         ICEBERG_COLUMNS,
-        {"format-version": "2", "write.format.default": "parquet", "write.parquet.compression-codec": "zstd"},
+        APPEND_TABLE,
     )
     iceberg_rows = updates.map(balance_to_iceberg_row, output_type=ICEBERG_ROW_TYPE).uid(
         "balances-to-iceberg"

@@ -76,6 +76,18 @@ class ToKafkaRow(Generic[T]):
         return Row(self.topic, self.key(value).encode(), self._codec.encode(self.record(value)))
 
 
+#: Properties of every projection table: format v2 (row-level deletes), Parquet with zstd.
+APPEND_TABLE: dict[str, str] = {
+    "format-version": "2",
+    "write.format.default": "parquet",
+    "write.parquet.compression-codec": "zstd",
+}
+#: A projection kept as one row per key (``PRIMARY KEY ... NOT ENFORCED``): Flink writes each
+#: update as an equality delete plus the new row. pyiceberg 0.8 cannot read those; Flink, Spark
+#: and Trino can.
+UPSERT_TABLE: dict[str, str] = {**APPEND_TABLE, "write.upsert.enabled": "true"}
+
+
 def expiring_state(retention_ms: int) -> StateTtlConfig:
     """TTL for keyed state that must expire ``retention_ms`` after it was written (bounded state).
 

@@ -61,7 +61,7 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
+from jobs.builder import APPEND_TABLE, BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow, expiring_state
 from jobs.dead_letters import DeadLetterWriter
 from jobs.entrypoints import JobEntrypoints
 from operators.cep.alerts import Alert
@@ -353,7 +353,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         ICEBERG_NAMESPACE,
         ICEBERG_TABLE,
         ICEBERG_COLUMNS,
-        {"format-version": "2", "write.format.default": "parquet", "write.parquet.compression-codec": "zstd"},
+        APPEND_TABLE,
     )
     iceberg_rows = alerts.map(alert_to_iceberg_row, output_type=ICEBERG_ROW_TYPE).uid("alerts-to-iceberg")
     builder.iceberg_insert(

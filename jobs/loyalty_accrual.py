@@ -93,7 +93,7 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder
+from jobs.builder import APPEND_TABLE, BYTES, KAFKA_OUTPUT_TYPE, UPSERT_TABLE, JobBuilder
 from jobs.dead_letters import DeadLetterWriter
 from jobs.entrypoints import JobEntrypoints
 from operators.loyalty import (
@@ -272,12 +272,6 @@ STATEMENT_COLUMNS = """
 LEDGER = OutputTag("ledger", LEDGER_ROW_TYPE)
 MEMBERS = OutputTag("members", MEMBERS_ROW_TYPE)
 STATEMENTS = OutputTag("statements", STATEMENT_ROW_TYPE)
-
-_APPEND_TABLE = {
-    "format-version": "2",
-    "write.format.default": "parquet",
-    "write.parquet.compression-codec": "zstd",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,7 +703,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
     dead_letters = decoded.get_side_output(DEAD_LETTERS).union(members.get_side_output(DEAD_LETTERS))
     builder.kafka_sink(members.union(dead_letters), uid="sink-kafka")
 
-    ledger = builder.ensure_iceberg_table(ICEBERG_NAMESPACE, LEDGER_TABLE, LEDGER_COLUMNS, _APPEND_TABLE)
+    ledger = builder.ensure_iceberg_table(ICEBERG_NAMESPACE, LEDGER_TABLE, LEDGER_COLUMNS, APPEND_TABLE)
     builder.iceberg_insert(
         members.get_side_output(LEDGER),
         view="loyalty_ledger_stream",
@@ -720,7 +714,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         ),
     )
     member_table = builder.ensure_iceberg_table(
-        ICEBERG_NAMESPACE, MEMBERS_TABLE, MEMBERS_COLUMNS, {**_APPEND_TABLE, "write.upsert.enabled": "true"}
+        ICEBERG_NAMESPACE, MEMBERS_TABLE, MEMBERS_COLUMNS, UPSERT_TABLE
     )
     builder.iceberg_insert(
         members.get_side_output(MEMBERS),
@@ -733,7 +727,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         ),
     )
     statements = builder.ensure_iceberg_table(
-        ICEBERG_NAMESPACE, STATEMENTS_TABLE, STATEMENT_COLUMNS, _APPEND_TABLE
+        ICEBERG_NAMESPACE, STATEMENTS_TABLE, STATEMENT_COLUMNS, APPEND_TABLE
     )
     builder.iceberg_insert(
         members.get_side_output(STATEMENTS),

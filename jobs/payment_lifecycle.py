@@ -62,7 +62,7 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.builder import BYTES, KAFKA_OUTPUT_TYPE, JobBuilder, ToKafkaRow
+from jobs.builder import APPEND_TABLE, BYTES, KAFKA_OUTPUT_TYPE, UPSERT_TABLE, JobBuilder, ToKafkaRow
 from jobs.dead_letters import DeadLetterWriter
 from jobs.entrypoints import JobEntrypoints
 from operators.loyalty.pii import PiiKey
@@ -393,17 +393,12 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
     dead_letters = parsed.get_side_output(DEAD_LETTERS).union(updates.get_side_output(DEAD_LETTERS))
     builder.kafka_sink(kafka_rows.union(dead_letters), uid="sink-kafka")
 
-    table_properties = {
-        "format-version": "2",
-        "write.format.default": "parquet",
-        "write.parquet.compression-codec": "zstd",
-    }
     lifecycle_table = builder.ensure_iceberg_table(
         ICEBERG_NAMESPACE,
         LIFECYCLE_TABLE,
         ",\n".join(f"{name} {sql_type}" for name, _, sql_type in _STATUS_COLUMNS)
         + ",\nPRIMARY KEY (payment_id) NOT ENFORCED",
-        {**table_properties, "write.upsert.enabled": "true"},
+        UPSERT_TABLE,
     )
     builder.iceberg_insert(
         updates.map(status_to_iceberg_row, output_type=STATUS_ROW_TYPE).uid("status-to-iceberg"),
@@ -432,7 +427,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         end_to_end_id STRING,
         version BIGINT NOT NULL
         """,
-        table_properties,
+        APPEND_TABLE,
     )
     timeline = updates.get_side_output(TIMELINE)
     builder.iceberg_insert(

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from operators.cep.event_time_buffer import EventTimeBuffer, PendingEvent
-from operators.cep.fraud_events import EventKind, FraudEvent
+from operators.cep.fraud_events import FraudEvent
+from operators.cep.fraud_wire import event_from_record, event_to_record
 from operators.cep.nfa_state import BufferedEvent, ComputationState, MatchNode, NFAState, SharedBuffer
 from operators.cep.rule_timeline import RuleMatchState
 from state.codec import StateCodec
@@ -28,45 +29,13 @@ PENDING_STATE = StateCodec("fraud_cep_pending", current_version=1)
 RULE_STATE = StateCodec("fraud_cep_rule", current_version=1)
 
 
-def _event_record(event: FraudEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "key": event.key,
-        "kind": event.kind.value,
-        "timestamp_ms": event.timestamp_ms,
-        "amount_minor": event.amount_minor,
-        "creditor": event.creditor,
-        "changed_field": event.changed_field,
-        "points": event.points,
-        "points_balance": event.points_balance,
-        "latitude": event.latitude,
-        "longitude": event.longitude,
-    }
-
-
-def _event(record: dict[str, Any]) -> FraudEvent:
-    return FraudEvent(
-        event_id=record["event_id"],
-        key=record["key"],
-        kind=EventKind(record["kind"]),
-        timestamp_ms=record["timestamp_ms"],
-        amount_minor=record["amount_minor"],
-        creditor=record["creditor"],
-        changed_field=record["changed_field"],
-        points=record["points"],
-        points_balance=record["points_balance"],
-        latitude=record["latitude"],
-        longitude=record["longitude"],
-    )
-
-
 def encode_pending(buffer: EventTimeBuffer[FraudEvent]) -> bytes:
     return PENDING_STATE.encode(
         {
             "watermark": buffer.watermark,
             "next_arrival": buffer.next_arrival,
             "pending": [
-                {"timestamp": p.timestamp, "arrival": p.arrival, "event": _event_record(p.event)}
+                {"timestamp": p.timestamp, "arrival": p.arrival, "event": event_to_record(p.event)}
                 for p in buffer.pending
             ],
         }
@@ -76,7 +45,10 @@ def encode_pending(buffer: EventTimeBuffer[FraudEvent]) -> bytes:
 def decode_pending(data: bytes) -> EventTimeBuffer[FraudEvent]:
     record = PENDING_STATE.decode(data)
     return EventTimeBuffer(
-        tuple(PendingEvent(p["timestamp"], p["arrival"], _event(p["event"])) for p in record["pending"]),
+        tuple(
+            PendingEvent(p["timestamp"], p["arrival"], event_from_record(p["event"]))
+            for p in record["pending"]
+        ),
         record["watermark"],
         record["next_arrival"],
     )
@@ -104,7 +76,7 @@ def encode_rule_state(state: RuleMatchState) -> bytes:
             "partial_matches": [_computation_record(c) for c in nfa.partial_matches],
             "completed_matches": [_computation_record(c) for c in nfa.completed_matches],
             "events": [
-                {"seq": e.seq, "timestamp": e.timestamp, "event": _event_record(e.event)}
+                {"seq": e.seq, "timestamp": e.timestamp, "event": event_to_record(e.event)}
                 for e in nfa.buffer.events
             ],
             "nodes": [
@@ -121,7 +93,9 @@ def encode_rule_state(state: RuleMatchState) -> bytes:
 def decode_rule_state(data: bytes) -> RuleMatchState:
     record = RULE_STATE.decode(data)
     buffer: SharedBuffer[FraudEvent] = SharedBuffer(
-        tuple(BufferedEvent(e["seq"], e["timestamp"], _event(e["event"])) for e in record["events"]),
+        tuple(
+            BufferedEvent(e["seq"], e["timestamp"], event_from_record(e["event"])) for e in record["events"]
+        ),
         tuple(MatchNode(n["node_id"], n["stage"], n["seq"], n["parent"]) for n in record["nodes"]),
     )
     nfa: NFAState[FraudEvent] = NFAState(

@@ -35,9 +35,8 @@ from operators.cep.fraud_events import EventKind, FraudEvent, timestamp_of
 from operators.cep.fraud_wire import event_to_record
 from operators.cep.rules import parse_rule
 from schemas import AvroCodec
-from streamledger import kafka_clients
 from streamledger.config import Settings
-from streamledger.errors import ServiceUnavailableError
+from streamledger.generators import postings
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MINUTE = 60_000
@@ -316,28 +315,15 @@ def publish_rules(
     return len(rows)
 
 
+@dataclass(frozen=True)
+class _Row:
+    key: bytes
+    value: bytes | None
+    timestamp_ms: int
+
+
 def _produce(settings: Settings, topic: str, rows: Sequence[tuple[bytes, bytes | None, int]]) -> None:
-    kafka_clients.require_broker(settings)
-    producer = kafka_clients.producer(settings)
-    errors: list[str] = []
-
-    def on_delivery(error: object, _message: object) -> None:
-        if error is not None:
-            errors.append(str(error))
-
-    for key, value, timestamp in rows:
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value, timestamp=timestamp, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    remaining = producer.flush(60)
-    if remaining or errors:
-        raise ServiceUnavailableError(
-            f"{remaining} records not delivered to {topic}; first error: {errors[:1]}"
-        )
+    postings.produce(settings, topic, [_Row(key, value, at) for key, value, at in rows])
 
 
 # --- the expected output ----------------------------------------------------------------------------

@@ -37,9 +37,8 @@ from operators.loyalty.events import (
 )
 from operators.loyalty.pii import Address
 from schemas import AvroCodec
-from streamledger import kafka_clients
 from streamledger.config import Settings
-from streamledger.errors import ServiceUnavailableError
+from streamledger.generators import postings
 
 _START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 _HOUR_MS = 3_600_000
@@ -373,39 +372,6 @@ def _activity(rng: random.Random, member: _Member, event_id: str, when: int, unk
 
 
 def produce(settings: Settings, topic: str, records: Iterable[LoyaltyRecord]) -> list[LoyaltyRecord]:
-    """Produce records (idempotent producer, acks=all) in order; returns them as produced.
-
-    Kept next to the generator (rather than in the pure part above) so the CLI and the tests
-    produce the same way; the record timestamp is the event time, which the job's watermarks use.
-    """
-    kafka_clients.require_broker(settings)
-    producer = kafka_clients.producer(settings)
-    produced: list[LoyaltyRecord] = []
-    errors: list[str] = []
-
-    def on_delivery(error: object, _message: object) -> None:
-        if error is not None:
-            errors.append(str(error))
-
-    for record in records:
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    key=record.key,
-                    value=record.value,
-                    timestamp=record.timestamp_ms,
-                    on_delivery=on_delivery,
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-        produced.append(record)
-        producer.poll(0)
-    remaining = producer.flush(60)
-    if remaining or errors:
-        raise ServiceUnavailableError(
-            f"{remaining} records not delivered to {topic}; first error: {errors[:1]}",
-            "check the broker with `streamledger stack status`",
-        )
-    return produced
+    """Produce records (idempotent producer, acks=all) in order, record timestamp = event time,
+    the one way every generator produces (:func:`streamledger.generators.postings.produce`)."""
+    return postings.produce(settings, topic, records)
