@@ -8,9 +8,7 @@ cannot see each other's output.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,15 +52,6 @@ def local_stack(session_settings: Settings) -> Iterator[LocalStack]:
 @pytest.fixture
 def isolated(local_stack: LocalStack, tmp_path: Path) -> Settings:
     """Settings with this test's own topics and Iceberg catalog, on the session's broker."""
-    suffix = uuid.uuid4().hex[:8]
-    settings = dataclasses.replace(
-        local_stack.settings.with_topic_prefix(f"test-{suffix}"),
-        catalog_db=tmp_path / "catalog" / "iceberg_catalog.db",
-        warehouse=tmp_path / "warehouse",
-        state_root=tmp_path / "state",
-    )
-    LocalStack(settings).kafka.ensure_topics()
-    from streamledger.stack import iceberg_catalog
+    from integration.stack_support import isolated_settings
 
-    iceberg_catalog.initialize(settings)
-    return settings
+    return isolated_settings(local_stack, tmp_path)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,25 +28,14 @@ from streamledger.generators.fraud import Interval, comparable, reference_alerts
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
 
+from .stack_support import isolated_settings
+
 pytestmark = pytest.mark.stack
 
 ALERT = AvroCodec("fraud.Alert")
 DEAD_LETTER = AvroCodec("streamledger.DeadLetter")
 TABLE = f"{fraud_cep.ICEBERG_NAMESPACE}.{fraud_cep.ICEBERG_TABLE}"
 HOUR = 3_600_000
-
-
-def _fresh_settings(stack: LocalStack, root: Path) -> Settings:
-    """What the ``isolated`` fixture gives, for a module-scoped fixture."""
-    settings = dataclasses.replace(
-        stack.settings.with_topic_prefix(f"test-{uuid.uuid4().hex[:8]}"),
-        catalog_db=root / "catalog" / "iceberg_catalog.db",
-        warehouse=root / "warehouse",
-        state_root=root / "state",
-    )
-    LocalStack(settings).kafka.ensure_topics()
-    iceberg_catalog.initialize(settings)
-    return settings
 
 
 def _keep_rule_history(settings: Settings) -> None:
@@ -138,7 +125,7 @@ class BoundedRun:
 
 @pytest.fixture(scope="module")
 def bounded_run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> BoundedRun:
-    settings = _fresh_settings(local_stack, tmp_path_factory.mktemp("fraud-bounded"))
+    settings = isolated_settings(local_stack, tmp_path_factory.mktemp("fraud-bounded"))
     _keep_rule_history(settings)
     events = generator.fraud_events(customers=12, events=1500, seed=5)
     first = min(e.timestamp_ms for e in events)

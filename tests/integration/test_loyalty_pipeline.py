@@ -20,7 +20,6 @@ import dataclasses
 import functools
 import itertools
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -61,6 +60,8 @@ from streamledger.errors import ConfigError
 from streamledger.generators.loyalty import LoyaltyRecord, loyalty_events
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
+
+from .stack_support import isolated_settings
 
 pytestmark = pytest.mark.stack
 
@@ -169,19 +170,6 @@ class Run:
     rules: Rules
 
 
-def _isolated(stack: LocalStack, root: Path) -> Settings:
-    """As the ``isolated`` fixture, for a whole module: own topics and catalog on the session broker."""
-    settings = dataclasses.replace(
-        stack.settings.with_topic_prefix(f"test-{uuid.uuid4().hex[:8]}"),
-        catalog_db=root / "catalog" / "iceberg_catalog.db",
-        warehouse=root / "warehouse",
-        state_root=root / "state",
-    )
-    LocalStack(settings).kafka.ensure_topics()
-    iceberg_catalog.initialize(settings)
-    return settings
-
-
 def _produce(settings: Settings, records: list[LoyaltyRecord], flush_ms: int) -> int:
     """The generated records with undecodable ones in between, then one far-ahead garbage record
     per partition (every partition's watermark reaches ``flush_ms``)."""
@@ -217,7 +205,7 @@ def _produce(settings: Settings, records: list[LoyaltyRecord], flush_ms: int) ->
 
 @pytest.fixture(scope="module")
 def run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    settings = _isolated(local_stack, tmp_path_factory.mktemp("loyalty"))
+    settings = isolated_settings(local_stack, tmp_path_factory.mktemp("loyalty"))
     rules = load_rules()
     config = AccrualConfig(PiiKey(settings.pii_key_id, settings.pii_key_secret.encode()))
     # The broker refuses record timestamps more than an hour ahead of its clock, and the far-ahead
