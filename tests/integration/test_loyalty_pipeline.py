@@ -306,23 +306,21 @@ MEMBER_COLUMNS = [
 
 
 class _FlinkReader:
-    """One batch table environment for the module, with the catalog of each output set added to
-    it under that set's own catalog name (every environment costs a Flink start-up)."""
+    """One batch table environment per catalog, kept for the module (every environment costs a
+    Flink start-up). A second Iceberg catalog added to an environment that already ran queries
+    fails with "JdbcCatalog cannot be cast to Catalog" (two user class loaders), so catalogs are
+    not shared between environments."""
 
     def __init__(self) -> None:
-        self.t_env: TableEnvironment | None = None
-        self.catalogs: set[str] = set()
+        self.environments: dict[str, TableEnvironment] = {}
 
     def environment(self, settings: Settings) -> TableEnvironment:
-        if self.t_env is None:
-            self.t_env = batch_table_environment(settings)
+        if settings.catalog_name not in self.environments:
+            t_env = batch_table_environment(settings)
             # TIMESTAMP_LTZ values cannot be collected into Python; they are read as UTC TIMESTAMPs.
-            self.t_env.get_config().set("table.local-time-zone", "UTC")
-        elif settings.catalog_name not in self.catalogs:
-            for statement in iceberg_catalog.flink_catalog_ddl(settings):
-                self.t_env.execute_sql(statement)
-        self.catalogs.add(settings.catalog_name)
-        return self.t_env
+            t_env.get_config().set("table.local-time-zone", "UTC")
+            self.environments[settings.catalog_name] = t_env
+        return self.environments[settings.catalog_name]
 
 
 _FLINK = _FlinkReader()
