@@ -146,7 +146,12 @@ class DaemonProcess:
         return self.pid() is not None
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
-        """Start detached (own session, so Ctrl-C on the CLI does not kill it)."""
+        """Start detached (own session, so Ctrl-C on the CLI does not kill it).
+
+        Returns once the process is recognisable by its marker: for a moment after the fork its
+        ``/proc/<pid>/cmdline`` is still empty, and a readiness wait that asked ``running()`` then
+        took the daemon for dead and gave up on a JobManager that was starting normally.
+        """
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
@@ -159,6 +164,12 @@ class DaemonProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
+        wait_until(
+            lambda: pid_alive(process.pid, self.marker),
+            timeout_s=10,
+            still_starting=lambda: process.poll() is None,
+            interval_s=0.01,
+        )
         return process.pid
 
     def stop(self, timeout_s: float = 30.0) -> bool:

@@ -28,3 +28,15 @@ def test_a_recycled_pid_without_the_marker_is_not_taken_for_the_daemon(tmp_path:
     daemon = DaemonProcess("other", tmp_path / "o.pid", tmp_path / "o.log", "a-marker-nobody-has")
     (tmp_path / "o.pid").write_text(str(os.getpid()))  # alive, but not our daemon
     assert not daemon.running()
+
+
+def test_a_started_daemon_is_recognised_at_once(tmp_path: Path) -> None:
+    """No window after start in which the daemon looks dead to a readiness wait."""
+    for attempt in range(5):
+        marker = f"daemon-start-{tmp_path.name}-{attempt}"
+        daemon = DaemonProcess("starter", tmp_path / f"s{attempt}.pid", tmp_path / "s.log", marker)
+        daemon.start(["bash", "-c", f"sleep 30; true # {marker}"])  # bash stays, holding the marker
+        try:
+            assert daemon.running()
+        finally:
+            daemon.kill()
