@@ -25,7 +25,7 @@ from typing import Any
 from jobs.registry import JobEntry, job
 from streamledger import kafka_clients
 from streamledger.config import ENV_PREFIX, Settings
-from streamledger.errors import JobFailedError, StreamledgerError
+from streamledger.errors import JobFailedError, ServiceUnavailableError, StreamledgerError
 from streamledger.stack import toolchain
 from streamledger.stack.flink_cluster import FlinkCluster, pyflink_home
 
@@ -227,7 +227,7 @@ def wait_for_checkpoints(ops: Operations, name: str, completed: int, timeout_s: 
             status = ops.status(ops.find(name))
             if status.completed_checkpoints >= completed:
                 return status
-        except (JobNotFoundError, urllib.error.HTTPError):
+        except (JobNotFoundError, ServiceUnavailableError, urllib.error.HTTPError):
             pass
         if time.monotonic() > deadline:
             raise JobFailedError(f"{name} did not complete {completed} checkpoints within {timeout_s:.0f} s")

@@ -113,8 +113,8 @@ class FlinkCluster:
     def rest(self, path: str, timeout_s: float = 5.0, *, method: str = "GET", body: Any = None) -> Any:
         """Call the REST API; a cluster that does not answer is one clear error, not a traceback.
 
-        An HTTP error status is raised as :class:`urllib.error.HTTPError` for the caller to
-        interpret (404: no such job or trigger).
+        A 4xx status is raised as :class:`urllib.error.HTTPError` for the caller to interpret
+        (404: no such job or trigger); a 5xx means the cluster cannot serve yet, like no answer.
         """
         url = f"{self.settings.flink_rest_url}{path}"
         data = None if body is None else json.dumps(body).encode()
@@ -124,8 +124,14 @@ class FlinkCluster:
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
                 return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError:
-            raise
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                raise
+            # 503 while the JobManager is still starting (or failing over): not ready, not a bug.
+            raise ServiceUnavailableError(
+                f"the Flink REST API at {self.settings.flink_rest_url} answered {error.code}",
+                "wait until the cluster is up (`streamledger stack status`)",
+            ) from None
         except (urllib.error.URLError, OSError, ValueError):
             raise ServiceUnavailableError(
                 f"the Flink REST API at {self.settings.flink_rest_url} does not answer",
