@@ -1,0 +1,121 @@
+"""What the fault tests on the standalone cluster share: the cluster, namespaces, kill points.
+
+One standalone Flink cluster per test module (its own JobManager and TaskManager, its own state
+directory for checkpoints and savepoints) on the session's broker. Each test runs its job in a
+namespace of its own: topics under a fresh prefix, its own Iceberg catalog. The settings of a
+namespace keep the cluster's state directory, so ``FlinkCluster(settings)`` finds the daemons to
+kill, and :class:`~streamledger.operations.Operations` hands every field of them to the job it
+deploys (as ``STREAMLEDGER_*`` variables): the job reads and writes that namespace.
+
+Kill points are drawn from a seed that is printed (``-s`` shows it); ``STREAMLEDGER_FAULT_SEED``
+replays a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from streamledger import kafka_clients
+from streamledger.config import Settings
+from streamledger.operations import Operations, wait_for_checkpoints
+from streamledger.stack.local_stack import LocalStack
+
+from .stack_support import isolated_settings
+
+
+def standalone_cluster(local_stack: LocalStack, root: Path) -> Iterator[Settings]:
+    """Start a cluster whose state lives under ``root``; yield its settings; stop it."""
+    settings = dataclasses.replace(
+        local_stack.settings,
+        state_root=root / "state",
+        catalog_db=root / "catalog" / "iceberg_catalog.db",
+        warehouse=root / "warehouse",
+    )
+    stack = LocalStack(settings)
+    stack.up(["flink"])
+    try:
+        yield settings
+    finally:
+        stack.down(["flink"])
+
+
+def namespace(cluster: Settings, root: Path) -> Settings:
+    """Fresh topics and a fresh Iceberg catalog under ``root``, on ``cluster`` (whose state
+    directory it keeps, so the cluster's daemons stay findable)."""
+    return dataclasses.replace(isolated_settings(LocalStack(cluster), root), state_root=cluster.state_root)
+
+
+def fault_rng(label: str) -> random.Random:
+    """A random source for kill points, its seed printed (and taken from the environment if set)."""
+    seed = int(os.environ.get("STREAMLEDGER_FAULT_SEED", str(random.randrange(1_000_000))))
+    print(f"{label}: fault seed {seed} (STREAMLEDGER_FAULT_SEED={seed} replays it)")
+    return random.Random(seed)
+
+
+def wait_until_consumed(settings: Settings, job: str, topic: str, timeout_s: float = 300.0) -> None:
+    """The job's consumer group has committed every record now in ``topic``.
+
+    Offsets are committed when a checkpoint completes, together with the outputs' transactions,
+    so every output of that input is committed too (timers aside: they fire on the watermark).
+    """
+    ends = kafka_clients.end_offsets(settings, topic)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            committed = kafka_clients.resume_offsets(settings, job, topic)
+            if all(committed.get(p, 0) >= end for p, end in ends.items()):
+                return
+        except Exception:  # the broker may be restarting
+            pass
+        time.sleep(1)
+    raise AssertionError(f"{job} did not commit {topic} up to {ends} within {timeout_s:.0f} s")
+
+
+def kill_taskmanager(
+    settings: Settings,
+    job: str,
+    rng: random.Random,
+    *,
+    after_checkpoints: int,
+    while_down: Callable[[], object] = lambda: None,
+) -> None:
+    """SIGKILL the TaskManager once ``job`` has completed between 1 and ``after_checkpoints`` more
+    checkpoints (a random number) plus a random fraction of a second; run ``while_down`` (more
+    input arriving during the outage), then start a new TaskManager: the job restarts from its last
+    completed checkpoint."""
+    ops = Operations(settings)
+    done = wait_for_checkpoints(ops, job, completed=0).completed_checkpoints
+    more = rng.randint(1, after_checkpoints)
+    wait_for_checkpoints(ops, job, completed=done + more, timeout_s=240)
+    delay = rng.uniform(0.0, 1.0)
+    time.sleep(delay)
+    print(f"{job}: kill -9 TaskManager after {more} more checkpoint(s) + {delay:.2f} s")
+    stack = LocalStack(settings)
+    at_kill = ops.status(ops.find(job)).completed_checkpoints
+    killed_at = time.monotonic()
+    stack.flink.taskmanager.kill()
+    while_down()
+    stack.up(["flink"])
+    restarted_at = time.monotonic()
+    # Outputs become visible when a checkpoint completes: the first one after the restore is the
+    # first new output (a measurement, printed; not a pass/fail criterion).
+    wait_for_checkpoints(ops, job, completed=at_kill + 1, timeout_s=240)
+    print(
+        f"{job}: first checkpoint after the restore {time.monotonic() - restarted_at:.1f} s after the new "
+        f"TaskManager started ({time.monotonic() - killed_at:.1f} s after the kill)"
+    )
+
+
+def restart_broker(local_stack: LocalStack, job: str, rng: random.Random) -> None:
+    """Stop the session's broker gracefully (a rolling restart) mid-stream and start it again."""
+    before, down = rng.uniform(0.5, 3.0), rng.uniform(2.0, 6.0)
+    time.sleep(before)
+    print(f"{job}: broker stopped {before:.2f} s into the batch, for {down:.2f} s")
+    local_stack.down(["kafka"])
+    time.sleep(down)
+    local_stack.up(["kafka"])
