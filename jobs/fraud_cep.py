@@ -9,8 +9,9 @@ Input      ``fraud.events`` (Avro ``io.streamledger.fraud.FraudEvent``, key = cu
            = rule JSON of ``operators.cep.rules`` or a tombstone; record timestamp = the event
            time the change takes effect from), always read from its beginning on a fresh start.
 Keys       customer (``FraudEvent.key``); rule messages are keyed by rule ID in the rule gate.
-State      per customer: ``pending`` (ValueState, ``state/fraud_cep_pending.v1.avsc``: events
-           waiting for the watermark, TTL ``PENDING_TTL_MS``) and ``rule-matches`` (MapState
+State      per customer: ``pending`` (ValueState, ``state/fraud_cep_pending.v2.avsc``: events
+           waiting for the watermark and the count of late events refused, named in each LATE_EVENT
+           dead letter; TTL ``PENDING_TTL_MS``) and ``rule-matches`` (MapState
            rule ID -> ``state/fraud_cep_rule.v1.avsc``: the rule version and its partial
            matches; removed as soon as nothing is in flight, bounded by each rule's ``within``).
            Per rule ID in the gate: ``rule-timeline`` (ValueState, JSON). Broadcast state
@@ -227,6 +228,8 @@ class FraudCep(KeyedBroadcastProcessFunction):  # type: ignore[misc]
         if timestamp <= watermark or buffer.is_late(timestamp):
             self.late.inc()
             behind = max(watermark, buffer.watermark if buffer.watermark is not None else watermark)
+            refused = buffer.refuse_late()
+            self.pending.update(encode_pending(refused))
             yield (
                 DEAD_LETTERS,
                 self.dead_letters.for_payload(
@@ -234,7 +237,10 @@ class FraudCep(KeyedBroadcastProcessFunction):  # type: ignore[misc]
                     payload=self.event_codec.encode(event_to_record(event)),
                     source=self.events_topic,
                     error_type="LATE_EVENT",
-                    reason=f"event time {timestamp} is at or behind the watermark {behind}",
+                    reason=(
+                        f"event time {timestamp} is at or behind the watermark {behind} "
+                        f"(late event {refused.late_events} of this customer)"
+                    ),
                     event_time_ms=timestamp,
                 ),
             )

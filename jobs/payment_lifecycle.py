@@ -15,7 +15,9 @@ Parse      ``parse-iso20022``: hardened lxml parse (no DTD/entities, no network,
 Keys       ``payment_id`` (UETR, else the documented composite, see
            :mod:`streamledger.iso20022.payment_key`).
 State      ``payment`` (ValueState, bytes of ``state/payment_lifecycle.vN.avsc``): the timeline
-           entries (capped at 256), parties (tokens) and the SLA deadline. Everything derived is
+           entries (capped at 256), parties (tokens), the SLA the payment was admitted under
+           (state v2: a changed ``payment_sla_ms`` applies to payments admitted after the change)
+           and its deadline. Everything derived is
            recomputed on read. Duplicates are recognised by the entries themselves, so no
            separate de-duplication state is needed.
 Timers     event time: the SLA check at ``initiated_at + payment_sla_ms`` (a payment neither

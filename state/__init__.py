@@ -10,4 +10,6 @@ Upgrade rules (enforced by review and by the savepoint tests):
    from N to N+1 in the codec.
 2. New fields get a default, so an upgrade is a pure function of the old value.
 3. The state descriptor name and the operator ``uid`` never change (see jobs/README.md).
+
+Each value's versions, what they changed and their upgrade functions: ``state/README.md``.
 """

@@ -4,7 +4,8 @@ Two values per customer, both versioned Avro through ``StateCodec`` (a version b
 body), so a job upgrade reads state written by the previous one and a Python refactoring of
 ``FraudEvent`` or the NFA classes cannot silently break a savepoint:
 
-- ``pending`` (ValueState): the ``EventTimeBuffer`` of events waiting for the watermark;
+- ``pending`` (ValueState): the ``EventTimeBuffer`` of events waiting for the watermark (v2 adds
+  the count of late events refused for the customer);
 - ``rule-matches`` (MapState rule ID -> bytes): per rule, the version its partial matches belong
   to and the ``NFAState`` (partial and held matches over a shared buffer of ``FraudEvent``).
 
@@ -23,8 +24,14 @@ from operators.cep.nfa_state import BufferedEvent, ComputationState, MatchNode, 
 from operators.cep.rule_timeline import RuleMatchState
 from state.codec import StateCodec
 
-#: v1: watermark, next_arrival, pending events.
-PENDING_STATE = StateCodec("fraud_cep_pending", current_version=1)
+
+def _pending_v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
+    """v2 counts a customer's refused late events; v1 did not, so an upgraded count starts at 0."""
+    return {**record, "late_events": 0}
+
+
+#: v1: watermark, next_arrival, pending events. v2: + late_events.
+PENDING_STATE = StateCodec("fraud_cep_pending", current_version=2, upgrades={1: _pending_v1_to_v2})
 #: v1: rule_id, version and the NFAState fields.
 RULE_STATE = StateCodec("fraud_cep_rule", current_version=1)
 
@@ -38,6 +45,7 @@ def encode_pending(buffer: EventTimeBuffer[FraudEvent]) -> bytes:
                 {"timestamp": p.timestamp, "arrival": p.arrival, "event": event_to_record(p.event)}
                 for p in buffer.pending
             ],
+            "late_events": buffer.late_events,
         }
     )
 
@@ -51,6 +59,7 @@ def decode_pending(data: bytes) -> EventTimeBuffer[FraudEvent]:
         ),
         record["watermark"],
         record["next_arrival"],
+        record["late_events"],
     )
 
 

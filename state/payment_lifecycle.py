@@ -2,7 +2,8 @@
 
 v1 stores a payment's timeline entries, truncation flag and version, its pseudonymised parties and
 its SLA deadline; everything derived (status, route, amounts, milestones) is recomputed on read by
-:func:`operators.payment_lifecycle.lifecycle.restore`.
+:func:`operators.payment_lifecycle.lifecycle.restore`. v2 adds ``sla_ms``, the SLA the payment was
+admitted under (see ``state/README.md``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,20 @@ from typing import Any, Final
 from operators.payment_lifecycle.lifecycle import restore
 from operators.payment_lifecycle.parties import PARTY_FIELDS, Parties
 from operators.payment_lifecycle.timeline import TimelineEntry
-from operators.payment_lifecycle.tracking import TrackedPayment
+from operators.payment_lifecycle.tracking import TrackedPayment, epoch_ms
 from state.codec import StateCodec
 from streamledger.iso20022.events import EventType
 
-PAYMENT_STATE = StateCodec("payment_lifecycle", current_version=1)
+
+def _v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
+    """v2 records the SLA a payment was admitted under. v1 armed its deadline as the first
+    timeline entry's event time plus the job's SLA, so the SLA it ran under is recovered exactly."""
+    first = record["entries"][0]["event_time"] if record["entries"] else None
+    return {**record, "sla_ms": None if first is None else record["sla_due_ms"] - epoch_ms(first)}
+
+
+#: v1: entries, truncated, version, parties, sla_due_ms, sla_checked. v2: + sla_ms (nullable).
+PAYMENT_STATE = StateCodec("payment_lifecycle", current_version=2, upgrades={1: _v1_to_v2})
 
 _TEXT_FIELDS: Final = (
     "status",
@@ -52,6 +62,7 @@ def encode_payment(state: TrackedPayment) -> bytes:
             },
             "sla_due_ms": state.sla_due_ms,
             "sla_checked": state.sla_checked,
+            "sla_ms": state.sla_ms,
         }
     )
 
@@ -74,6 +85,7 @@ def decode_payment(data: bytes) -> TrackedPayment:
         ),
         sla_due_ms=record["sla_due_ms"],
         sla_checked=record["sla_checked"],
+        sla_ms=record["sla_ms"],
     )
 
 

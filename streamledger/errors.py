@@ -46,3 +46,10 @@ class ServiceUnavailableError(StreamledgerError):
 
 class JobFailedError(StreamledgerError):
     """A Flink job ended in a failed state."""
+
+
+class NonRestoredStateError(StreamledgerError):
+    """A savepoint holds state for an operator (a uid) the job being started no longer has.
+
+    Flink refuses such a restore rather than silently dropping that state; the user decides.
+    """

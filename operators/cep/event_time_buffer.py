@@ -5,6 +5,10 @@ incoming event in keyed state until a watermark at or past its timestamp arrives
 processing the buffered events sorted by timestamp; an event at or behind the current watermark
 is late and is not processed (it goes to a side output). This is the same rule as a pure value:
 events with equal timestamps keep their arrival order, which makes the outcome deterministic.
+
+The buffer also counts the late events it refused (:meth:`EventTimeBuffer.refuse_late`): a key
+whose events keep arriving behind its released time — a device clock set back, an upstream
+replaying old events — is worth a look of its own, and only the key's state knows how often.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class EventTimeBuffer(Generic[E]):
     pending: tuple[PendingEvent[E], ...] = ()
     watermark: int | None = None
     next_arrival: int = 0
+    #: Late events refused for this key so far (see :meth:`refuse_late`).
+    late_events: int = 0
 
     def is_late(self, timestamp: int) -> bool:
         """True when the watermark has already passed ``timestamp``: such an event can no longer
@@ -46,7 +52,11 @@ class EventTimeBuffer(Generic[E]):
         keys = [(p.timestamp, p.arrival) for p in self.pending]
         index = bisect.bisect_right(keys, (item.timestamp, item.arrival))
         pending = (*self.pending[:index], item, *self.pending[index:])
-        return EventTimeBuffer(pending, self.watermark, self.next_arrival + 1)
+        return EventTimeBuffer(pending, self.watermark, self.next_arrival + 1, self.late_events)
+
+    def refuse_late(self) -> EventTimeBuffer[E]:
+        """The buffer after refusing one late event: nothing buffered, one more late counted."""
+        return EventTimeBuffer(self.pending, self.watermark, self.next_arrival, self.late_events + 1)
 
     def advance_watermark(self, watermark: int) -> tuple[EventTimeBuffer[E], tuple[tuple[int, E], ...]]:
         """Release, in order, every event with ``timestamp <= watermark``. A watermark that does
@@ -57,7 +67,8 @@ class EventTimeBuffer(Generic[E]):
         while count < len(self.pending) and self.pending[count].timestamp <= watermark:
             count += 1
         released = tuple((p.timestamp, p.event) for p in self.pending[:count])
-        return EventTimeBuffer(self.pending[count:], watermark, self.next_arrival), released
+        remaining = EventTimeBuffer(self.pending[count:], watermark, self.next_arrival, self.late_events)
+        return remaining, released
 
     def __len__(self) -> int:
         return len(self.pending)

@@ -5,7 +5,8 @@
 registers the timers this module asks for, and sends the outputs to the sinks.
 
 Per payment it keeps the lifecycle (:mod:`operators.payment_lifecycle.lifecycle`), the pseudonymised
-parties (:mod:`operators.payment_lifecycle.parties`) and the SLA deadline. Every change that matters
+parties (:mod:`operators.payment_lifecycle.parties`), the SLA it was admitted under and the SLA
+deadline. Every change that matters
 to a reader yields a :class:`StatusUpdate` — the projection row of ``payments.status`` and
 ``payments.lifecycle`` — and every new timeline entry is reported once, for the append-only
 ``payments.events`` table.
@@ -33,6 +34,15 @@ class TrackedPayment:
     sla_due_ms: int
     #: The watermark passed ``sla_due_ms``: the breach flag is live.
     sla_checked: bool = False
+    #: The SLA (ms) the payment was admitted under: the job's setting when its first message
+    #: arrived (state v2). A payment is judged by the terms it started under, and the deadline
+    #: armed in state and the breach verdict can never disagree after the setting changes. None
+    #: only for a value built without it; then the job's current setting applies.
+    sla_ms: int | None = None
+
+    def sla(self, setting: timedelta) -> timedelta:
+        """The SLA this payment is judged by: its own, else the job's ``setting``."""
+        return setting if self.sla_ms is None else timedelta(milliseconds=self.sla_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +69,19 @@ def epoch_ms(moment: datetime) -> int:
 
 
 def on_event(state: TrackedPayment | None, event: PaymentEvent, parties: Parties, sla: timedelta) -> Outcome:
-    """Take one (already pseudonymised) event in."""
+    """Take one (already pseudonymised) event in; ``sla`` is the job's setting, which a new
+    payment is admitted under (a tracked one keeps its own)."""
     lifecycle, _ = apply(state.lifecycle if state else None, event)
     kept_parties = preferred(state.parties if state else None, parties)
     entry = entry_of(event)
     added = state is None or (lifecycle.version != state.lifecycle.version and entry in lifecycle.timeline)
+    admitted = state.sla(sla) if state else sla
     new_state = TrackedPayment(
         lifecycle=lifecycle,
         parties=kept_parties,
-        sla_due_ms=epoch_ms(lifecycle.timeline[0].event_time + sla),
+        sla_due_ms=epoch_ms(lifecycle.timeline[0].event_time + admitted),
         sla_checked=state.sla_checked if state else False,
+        sla_ms=admitted // timedelta(milliseconds=1),
     )
     if state is not None and new_state.sla_due_ms != state.sla_due_ms:
         # An earlier message moved the deadline back; the check is re-armed for the new instant.
@@ -79,11 +92,13 @@ def on_event(state: TrackedPayment | None, event: PaymentEvent, parties: Parties
 
 
 def on_sla_deadline(state: TrackedPayment, watermark_ms: int, sla: timedelta) -> Outcome:
-    """The watermark reached a deadline timer; publish if the payment is now flagged stalled."""
+    """The watermark reached a deadline timer; publish if the payment is now flagged stalled.
+
+    ``sla`` is the job's setting, used only for a payment without an SLA of its own."""
     if state.sla_checked or watermark_ms < state.sla_due_ms:
         return Outcome(state, None, None)
     checked = dataclasses.replace(state, sla_checked=True)
-    breached = milestones_of(state.lifecycle).sla_breached(sla)
+    breached = milestones_of(state.lifecycle).sla_breached(state.sla(sla))
     return Outcome(checked, StatusUpdate(status_record(checked, sla)) if breached else None, None)
 
 
@@ -95,7 +110,8 @@ def expires_at_ms(state: TrackedPayment, retention: timedelta) -> int | None:
 
 
 def status_record(state: TrackedPayment, sla: timedelta) -> dict[str, Any]:
-    """The projection row of a tracked payment (schema ``payments.PaymentStatus``)."""
+    """The projection row of a tracked payment (schema ``payments.PaymentStatus``); ``sla`` as in
+    :func:`on_sla_deadline`."""
     lifecycle = state.lifecycle
     milestones: Milestones = milestones_of(lifecycle)
     parties = state.parties or Parties()
@@ -120,7 +136,7 @@ def status_record(state: TrackedPayment, sla: timedelta) -> dict[str, Any]:
         "initiation_to_credit_ms": milestones.duration_ms(milestones.initiated_at, milestones.credited_at),
         "settlement_to_credit_ms": milestones.duration_ms(milestones.settled_at, milestones.credited_at),
         "terminal": is_terminal(lifecycle),
-        "sla_breached": state.sla_checked and milestones.sla_breached(sla),
+        "sla_breached": state.sla_checked and milestones.sla_breached(state.sla(sla)),
         "truncated": lifecycle.truncated,
         "debtor_name_token": parties.debtor_name_token,
         "debtor_account_token": parties.debtor_account_token,
