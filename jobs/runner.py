@@ -87,15 +87,17 @@ def run_until_caught_up(
     targets: Callable[[], Mapping[int, int] | None] | None = None,
     on_poll: Callable[[], None] | None = None,
     timeout_s: float = 600.0,
+    restore_from: Path | None = None,
 ) -> RunReport:
     """Resume ``job``, process the input up to the target offsets, stop with a savepoint.
 
     The target is, per partition, the input's end offset when the run starts, unless
     ``targets`` supplies it (returning None while it is not known yet, e.g. while input is still
     being produced). ``on_poll`` runs on every turn of the wait loop; an exception from it
-    cancels the job. See the module doc for why committed offsets mean committed outputs.
+    cancels the job. ``restore_from`` overrides the newest restore point. See the module doc for
+    why committed offsets mean committed outputs.
     """
-    restore = latest_restore_point(settings, job)
+    restore = restore_from or latest_restore_point(settings, job)
     flink_config = {"execution.state-recovery.path": restore.as_uri()} if restore else {}
     if targets is None:
         at_start = kafka_clients.end_offsets(settings, input_topic)

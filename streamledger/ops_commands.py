@@ -1,18 +1,26 @@
-"""``streamledger deploy|savepoint|stop|redeploy|jobs``: operate jobs on the Flink cluster.
+"""``streamledger deploy|savepoint|stop|redeploy|replay|jobs``: operate jobs.
 
-Thin command-line layer over :mod:`streamledger.operations`.
+Thin command-line layer over :mod:`streamledger.operations` (the cluster) and
+:meth:`jobs.entrypoints.JobEntrypoints.replay` (rebuilding projections).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.registry import JOBS
 from streamledger.config import Settings
 from streamledger.errors import ConfigError
 from streamledger.operations import Operations
 from streamledger.stack import iceberg_catalog
+
+if TYPE_CHECKING:
+    from jobs.entrypoints import JobEntrypoints
+    from jobs.runner import RunReport
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,10 +53,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
     replay = commands.add_parser(
         "replay",
-        help="rebuild a job's projections from the start of its input into fresh topics and tables",
+        help="rebuild a job's projections from its input into fresh topics and tables",
     )
     replay.add_argument("job", choices=list(JOBS))
     replay.add_argument("--id", required=True, help="names the replay: its outputs, group and savepoints")
+    replay.add_argument(
+        "--from",
+        dest="start",
+        type=replay_start,
+        metavar="earliest|TIMESTAMP|SAVEPOINT",
+        help="where a new replay starts: the whole input (earliest, the default), the first record "
+        "at or after an ISO-8601 time with zone (state starts empty there), or one of this "
+        "replay's own savepoints (default for an existing replay: its newest)",
+    )
     replay.set_defaults(handler=_replay)
 
     jobs = commands.add_parser("jobs", help="what runs on the cluster: state, last checkpoint, input lag")
@@ -102,15 +119,42 @@ def replay_settings(settings: Settings, job_name: str, replay_id: str) -> Settin
     )
 
 
-def _replay(args: argparse.Namespace) -> int:
+def replay_start(value: str) -> str | int | Path:
+    """``--from``: "earliest", a savepoint directory, or an ISO-8601 time with zone (epoch ms)."""
+    if value == "earliest":
+        return value
+    if "/" in value or Path(value).exists():
+        return Path(value.removeprefix("file://"))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither earliest, a savepoint directory nor an ISO-8601 time "
+            "(e.g. 2026-11-01T00:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z or an offset such as +01:00")
+    return int(moment.timestamp() * 1000)
+
+
+def run_replay(live: Settings, job: str, replay_id: str, start: str | int | Path | None = None) -> RunReport:
+    """Create the replay's fresh outputs (idempotent) and run it until it has caught up."""
     from streamledger.stack.local_stack import LocalStack
 
-    if not args.id.replace("-", "").isalnum():
-        raise ConfigError(f"--id {args.id!r} must be letters, digits and dashes")
-    settings = replay_settings(Settings.from_env(), args.job, args.id)
+    if not replay_id.replace("-", "").isalnum():
+        raise ConfigError(f"--id {replay_id!r} must be letters, digits and dashes")
+    settings = replay_settings(live, job, replay_id)
     LocalStack(settings).kafka.ensure_topics()
     iceberg_catalog.initialize(settings)
-    report = JOBS[args.job].load().ENTRYPOINTS.replay(settings, args.id)
+    entrypoints: JobEntrypoints = JOBS[job].load().ENTRYPOINTS
+    if isinstance(start, Path):
+        return entrypoints.replay(settings, replay_id, restore_from=start)
+    return entrypoints.replay(settings, replay_id, start=start)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    report = run_replay(Settings.from_env(), args.job, args.id, args.start)
+    settings = replay_settings(Settings.from_env(), args.job, args.id)
     print(
         f"replayed {report.records} records of {args.job} in {report.seconds:.1f} s into topics "
         f"replay-{args.id}.* and the catalog under {settings.state_dir}; savepoint {report.savepoint}"
