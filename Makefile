@@ -7,11 +7,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 JARS_STAMP := .streamledger/jars/.fetched
+# Quix Streams (a benchmark baseline) pins an older confluent-kafka than the project: own venv.
+QUIX_VENV := .streamledger/quix-venv
+QUIX_STAMP := $(QUIX_VENV)/.installed
 JVM_SOURCES := $(shell find jvm -name pom.xml -o -name '*.java')
 
-.PHONY: setup demo test lint typecheck unit integration doctor clean stack-down
+.PHONY: setup bench-setup demo test lint typecheck unit integration doctor clean stack-down
 
-setup: $(BIN)/.installed $(JARS_STAMP)
+setup: $(BIN)/.installed $(JARS_STAMP) $(QUIX_STAMP)
+
+bench-setup: $(QUIX_STAMP)
 
 doctor:
 	@command -v $(PYTHON) >/dev/null || command -v python3 >/dev/null || { echo "streamledger: Python 3.11 not found — install python3.11"; exit 1; }
@@ -28,6 +33,12 @@ $(BIN)/.installed: pyproject.toml | doctor
 
 $(JARS_STAMP): $(JVM_SOURCES) | $(BIN)/.installed
 	$(BIN)/streamledger jars fetch
+	@touch $@
+
+$(QUIX_STAMP): benchmarks/quix-requirements.txt | $(BIN)/.installed
+	@py=$$(command -v $(PYTHON) || command -v python3); $$py -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/pip install --quiet --upgrade pip
+	$(QUIX_VENV)/bin/pip install --quiet -r benchmarks/quix-requirements.txt
 	@touch $@
 
 demo: setup

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streamledger.bench.baselines import BASELINES
 from streamledger.bench.harness import JOBS, BenchOptions, run_benchmark
 from streamledger.config import Settings
 
@@ -30,6 +31,24 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _flink_conf(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key.strip(), value.strip()
+
+
+def _baselines(text: str) -> tuple[str, ...]:
+    names = BASELINES if text == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown baseline(s) {', '.join(unknown) or text!r}; "
+            f"choose all or some of {', '.join(BASELINES)}"
+        )
+    return names
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     bench = commands.add_parser(
         "bench",
@@ -40,7 +59,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     bench.add_argument("job", choices=JOBS)
     bench.add_argument("--events", type=_positive_int, required=True, help="input records to produce")
-    bench.add_argument("--accounts", type=_positive_int, default=500, help="distinct accounts (default 500)")
+    bench.add_argument(
+        "--keys",
+        "--accounts",
+        dest="keys",
+        type=_positive_int,
+        default=500,
+        help="distinct keys: accounts, loyalty members or fraud customers (default 500; "
+        "payment-lifecycle's generator decides its own)",
+    )
     bench.add_argument("--parallelism", type=_positive_int, default=1, help="job parallelism (default 1)")
     bench.add_argument(
         "--checkpoint-interval",
@@ -69,6 +96,40 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.add_argument("--keep-topics", action="store_true", help="leave the run's topics on the broker")
+    bench.add_argument(
+        "--flink-conf",
+        type=_flink_conf,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Flink configuration entry for the job, applied last (repeatable), "
+        "e.g. python.execution-mode=thread or python.fn-execution.bundle.size=1000",
+    )
+    bench.add_argument(
+        "--baselines",
+        type=_baselines,
+        default=(),
+        metavar="all|NAME,...",
+        help="after the job, run these baselines on the same input and report ratios "
+        f"({', '.join(BASELINES)})",
+    )
+    bench.add_argument(
+        "--baseline-events",
+        type=_positive_int,
+        default=None,
+        metavar="M",
+        help="input records of the baselines (default: --events); the same generator and seed",
+    )
+    bench.add_argument(
+        "--quix-python",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="interpreter of the Quix Streams virtualenv (default .streamledger/quix-venv/bin/python, "
+        "made by `make bench-setup`)",
+    )
+    bench.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    bench.add_argument("--note", default="", help="free text stored with the result (e.g. machine shared)")
     bench.set_defaults(handler=_bench)
 
 
@@ -76,7 +137,7 @@ def options_from_args(args: argparse.Namespace, command_line: str) -> BenchOptio
     return BenchOptions(
         job=args.job,
         events=args.events,
-        accounts=args.accounts,
+        keys=args.keys,
         parallelism=args.parallelism,
         checkpoint_interval_ms=args.checkpoint_interval,
         rate=args.rate,
@@ -86,6 +147,12 @@ def options_from_args(args: argparse.Namespace, command_line: str) -> BenchOptio
         progress=not args.no_progress,
         command_line=command_line,
         keep_topics=args.keep_topics,
+        flink_conf=tuple(args.flink_conf),
+        baselines=tuple(args.baselines),
+        baseline_events=args.baseline_events,
+        quix_python=args.quix_python,
+        plot=not args.no_plot,
+        note=args.note,
     )
 
 
@@ -113,6 +180,17 @@ def summary(result: dict[str, Any]) -> str:
         )
     else:
         lines.append(f"  checkpoints: not measured ({ck.get('reason')})")
+    lines.append(f"  processing rate (output log 10-90 %): {t.get('processing_events_per_second')} events/s")
+    for name, baseline in (result.get("baselines") or {}).items():
+        if baseline.get("measured"):
+            lines.append(
+                f"  baseline {name}: {baseline.get('events_per_second')} events/s "
+                f"(x{baseline.get('ratio_to_job')} the job)"
+            )
+        else:
+            lines.append(f"  baseline {name}: not measured ({baseline.get('reason')})")
+    if result.get("plot"):
+        lines.append(f"  plot: {result['plot']}")
     return "\n".join(lines)
 
 

@@ -28,29 +28,32 @@ from typing import IO, Any
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 
 from streamledger import kafka_clients
-from streamledger.bench import machine, stats
+from streamledger.bench import baselines as baseline_runs
+from streamledger.bench import machine, plot, stats
 from streamledger.bench.procfs import TreeSampler
-from streamledger.bench.watchers import Checkpoints, CommittedOffsets, VisibleOutputs
+from streamledger.bench.watchers import Checkpoints, CommittedOffsets, EndOffsets, VisibleOutputs, key_of
+from streamledger.bench.workloads import WORKLOADS, BenchRecord, GeneratorOptions, Workload, workload
 from streamledger.config import Settings
 from streamledger.errors import JobFailedError, StreamledgerError
 from streamledger.generators import postings as posting_generator
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.kafka_broker import KafkaBroker
 
-JOBS = ("account-balances",)
-RESULT_FORMAT = "streamledger-bench/1"
+JOBS = tuple(WORKLOADS)
+RESULT_FORMAT = "streamledger-bench/2"
 
-LATENCY_DEFINITION = (
-    "wall-clock time from the producer's produce() call for a posting to the moment a read_committed "
-    "consumer of the balances topic received the BalanceUpdate carrying that posting's event_id "
-    "(same process, monotonic clock); every applied posting is sampled"
-)
+LATENCY_DEFINITIONS = {
+    "event": "wall-clock time from the producer's produce() call for an input event to the moment a "
+    "read_committed consumer of the output topic received the output carrying that event's event_id "
+    "(same process, monotonic clock); every applied event is sampled",
+    "key": "per output key: wall-clock time from the producer's produce() call for the key's last input "
+    "record to the moment a read_committed consumer of the output topic received the key's last output "
+    "(same process, monotonic clock); every key with output is sampled",
+}
 
 NOT_MEASURED = [
-    "baselines: Java pass-through job, Flink SQL, naive PyFlink (no state, no exactly-once), Quix Streams",
-    "scaling table (parallelism / partitions / TaskManagers) and tuning rows (bundle size, "
-    "checkpoint interval, RocksDB options, python.execution-mode)",
-    "standalone or Kubernetes clusters: runs use the embedded MiniCluster only",
+    "scaling with parallelism, partitions and TaskManagers: runs use the embedded MiniCluster only",
+    "latency of the baselines (only their throughput, CPU and memory are measured)",
     "Iceberg commit visibility latency (only the Kafka output is timed)",
     "GC pauses, network and disk I/O; the Kafka broker's own CPU and memory (a separate process tree)",
 ]
@@ -60,7 +63,8 @@ NOT_MEASURED = [
 class BenchOptions:
     job: str
     events: int
-    accounts: int = 500
+    keys: int = 500
+    """Distinct keys the generator uses (accounts, members, customers; see the workload)."""
     parallelism: int = 1
     checkpoint_interval_ms: int | None = None
     """None: the setting's default (``STREAMLEDGER_CHECKPOINT_INTERVAL_MS``)."""
@@ -73,6 +77,17 @@ class BenchOptions:
     command_line: str = ""
     keep_topics: bool = False
     timeout_s: float = 1800.0
+    flink_conf: tuple[tuple[str, str], ...] = ()
+    """Flink configuration entries for the job, applied last (``--flink-conf KEY=VALUE``)."""
+    baselines: tuple[str, ...] = ()
+    baseline_events: int | None = None
+    """Input records of the baselines (default: the job's N). More than N resolves the rate of
+    baselines that finish N within one poll of the output log (their rate is then a lower bound)."""
+    quix_python: Path | None = None
+    """The Quix Streams virtualenv's interpreter (default ``.streamledger/quix-venv/bin/python``)."""
+    plot: bool = True
+    note: str = ""
+    """Free text stored with the result (e.g. whether the machine was shared)."""
 
 
 # ---------------------------------------------------------------------------------------- live view
@@ -221,18 +236,26 @@ class Reporter:
 class PacedProducer:
     """Produces generated records, at ``rate`` events/s (0 = as fast as possible).
 
-    Notes the monotonic time of the ``produce()`` call of each event ID (the first one, for
-    redelivered duplicates): the start of its end-to-end latency.
+    Notes the monotonic time of the ``produce()`` call of each record's IDs, first and last:
+    the start of an end-to-end latency (the first for an event ID, redelivered duplicates
+    included; the last for an output key).
     """
 
     def __init__(
-        self, settings: Settings, topic: str, records: list[posting_generator.ProducedRecord], rate: float
+        self,
+        settings: Settings,
+        topic: str,
+        records: list[BenchRecord],
+        rate: float,
+        producer_config: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
         self.records = records
         self.rate = rate
+        self.producer_config = producer_config or {}
         self.produced_at: dict[str, float] = {}
+        self.last_produced_at: dict[str, float] = {}
         self.count = 0
         self.seconds = 0.0
         self.error: BaseException | None = None
@@ -247,13 +270,21 @@ class PacedProducer:
             self.done.set()
 
     def _produce(self) -> None:
-        def noted(record: posting_generator.ProducedRecord, at: float) -> None:
-            if record.posting is not None:
-                self.produced_at.setdefault(record.posting.event_id, at)
+        def noted(record: BenchRecord, at: float) -> None:
+            for item in record.ids:
+                self.produced_at.setdefault(item, at)
+                self.last_produced_at[item] = at
             self.count += 1
 
         began = time.monotonic()
-        posting_generator.produce(self.settings, self.topic, self.records, rate=self.rate, on_produced=noted)
+        posting_generator.produce(
+            self.settings,
+            self.topic,
+            self.records,
+            rate=self.rate,
+            on_produced=noted,
+            producer_config=self.producer_config,
+        )
         self.seconds = time.monotonic() - began
 
 
@@ -276,8 +307,11 @@ def bench_settings(settings: Settings, options: BenchOptions, run_dir: Path, suf
     )
 
 
-def flink_overrides(settings: Settings, rest_port: int) -> dict[str, str]:
-    """Flink configuration of a benchmark run (on top of :func:`jobs.builder.job_configuration`)."""
+def flink_overrides(
+    settings: Settings, rest_port: int, extra: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
+    """Flink configuration of a benchmark run (on top of :func:`jobs.builder.job_configuration`);
+    ``extra`` (``--flink-conf``) comes last, so it can override any of them."""
     return {
         "parallelism.default": str(settings.parallelism),
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
@@ -286,20 +320,14 @@ def flink_overrides(settings: Settings, rest_port: int) -> dict[str, str]:
         "rest.bind-address": "127.0.0.1",
         "rest.port": str(rest_port),
         "web.checkpoints.history": "1000",
+        **dict(extra),
     }
-
-
-def _job_module(job: str) -> Any:
-    if job not in JOBS:
-        raise StreamledgerError(f"no benchmark for job {job!r}", f"choose one of {', '.join(JOBS)}")
-    from jobs import account_balances
-
-    return account_balances
 
 
 def _run_while_producing(
     job: str,
     settings: Settings,
+    input_topic: str,
     create: Callable[[Settings, dict[str, str]], Any],
     producer: PacedProducer,
     job_ready: Callable[[], bool],
@@ -325,50 +353,63 @@ def _run_while_producing(
             raise producer.error
 
     def targets() -> dict[int, int] | None:
-        return (
-            kafka_clients.end_offsets(settings, settings.postings_topic) if producer.done.is_set() else None
-        )
+        return kafka_clients.end_offsets(settings, input_topic) if producer.done.is_set() else None
 
     return runner.run_until_caught_up(
-        job, settings, create, settings.postings_topic, targets=targets, on_poll=on_poll, timeout_s=timeout_s
+        job, settings, create, input_topic, targets=targets, on_poll=on_poll, timeout_s=timeout_s
     )
 
 
 def run_benchmark(
     settings: Settings, options: BenchOptions, *, progress_stream: IO[str] | None = sys.stderr
 ) -> tuple[Path, dict[str, Any]]:
-    """Run one benchmark; returns the path of the results JSON and its content."""
+    """Run one benchmark (and the requested baselines); returns the results JSON's path and content."""
     if options.events < 1:
         raise StreamledgerError("--events must be at least 1")
-    job_module = _job_module(options.job)
+    unknown = [b for b in options.baselines if b not in baseline_runs.BASELINES]
+    if unknown:
+        raise StreamledgerError(
+            f"unknown baseline(s) {', '.join(unknown)}", f"choose from {', '.join(baseline_runs.BASELINES)}"
+        )
+    spec = workload(options.job)
+    job_module = spec.load()
     kafka_clients.require_broker(settings)
     out_dir = options.out_dir or settings.home / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC)
+    load_at_start = machine.load_average()
     run_dir = Path(tempfile.mkdtemp(prefix="streamledger-bench-"))
-    s = bench_settings(settings, options, run_dir, uuid.uuid4().hex[:8])
+    suffix = uuid.uuid4().hex[:8]
+    s = bench_settings(settings, options, run_dir, suffix)
     broker = KafkaBroker(s)
     broker.ensure_topics()
     iceberg_catalog.initialize(s)
+    input_topic, output_topic = spec.input_topic(s), spec.output_topic(s)
 
     rest_port = _free_port()
-    overrides = flink_overrides(s, rest_port)
-    records = list(
-        posting_generator.postings(accounts=options.accounts, events=options.events, seed=options.seed)
-    )
-    producer = PacedProducer(s, s.postings_topic, records, options.rate)
+    overrides = flink_overrides(s, rest_port, options.flink_conf)
+    records = spec.generate(GeneratorOptions(events=options.events, keys=options.keys, seed=options.seed))
+    producer = PacedProducer(s, input_topic, records, options.rate, spec.producer_config(records))
     metrics = LiveMetrics(options.job)
     metrics.target.labels(options.job).set(len(records))
     metrics.serve(options.metrics_port)
 
     def observe(event_id: str, at: float) -> None:
         produced = producer.produced_at.get(event_id)
-        if produced is not None:
+        if produced is not None and spec.matching == "event":
             metrics.latency.labels(options.job).observe(at - produced)
 
     sampler = TreeSampler()
-    outputs = VisibleOutputs(s, s.balances_topic, s.topic_partitions, "ledger.BalanceUpdate", observe)
-    offsets = CommittedOffsets(s, job_module.JOB_NAME, s.postings_topic, s.topic_partitions)
+    outputs = VisibleOutputs(
+        s,
+        output_topic,
+        s.topic_partitions,
+        spec.output_schema,
+        observe,
+        identify=key_of if spec.matching == "key" else None,
+    )
+    offsets = CommittedOffsets(s, job_module.JOB_NAME, input_topic, s.topic_partitions)
+    appended = EndOffsets(s, output_topic, s.topic_partitions)
     checkpoints = Checkpoints(f"http://127.0.0.1:{rest_port}")
     reporter = Reporter(
         options.job,
@@ -392,14 +433,27 @@ def run_benchmark(
         built_at.append(time.monotonic())  # the runner submits the job right after this
         return builder
 
-    workers = (sampler, outputs, offsets, checkpoints)
+    workers = (sampler, outputs, appended, offsets, checkpoints)
+    stopped: list[bool] = []
+
+    def stop_observers() -> None:
+        """Once, when the job is done: baselines that follow are not part of the job's numbers."""
+        if not stopped:
+            stopped.append(True)
+            reporter.stop()
+            for worker in reversed(workers):
+                worker.stop()
+
+    baseline_results: dict[str, dict[str, Any]] = {}
     try:
+        spec.prepare(s)
         sampler.start()
         outputs.start()
         if options.rate <= 0:
             producer.run()
             if producer.error is not None:
                 raise producer.error
+        appended.start()
         offsets.start()
         checkpoints.start()
         reporter.start()
@@ -409,6 +463,7 @@ def run_benchmark(
                 report = _run_while_producing(
                     job_module.JOB_NAME,
                     s,
+                    input_topic,
                     create,
                     producer,
                     lambda: bool(checkpoints.completed),
@@ -418,7 +473,7 @@ def run_benchmark(
                 from jobs import runner
 
                 report = runner.run_until_caught_up(
-                    job_module.JOB_NAME, s, create, s.postings_topic, timeout_s=options.timeout_s
+                    job_module.JOB_NAME, s, create, input_topic, timeout_s=options.timeout_s
                 )
         except StreamledgerError:
             raise
@@ -429,10 +484,26 @@ def run_benchmark(
             ) from None
         wall = time.monotonic() - run_started
         outputs.drain()
+        stop_observers()
+        if options.baselines:
+            baseline_records = (
+                spec.generate(GeneratorOptions(options.baseline_events, options.keys, options.seed))
+                if options.baseline_events and options.baseline_events != options.events
+                else records
+            )
+            baseline_results = baseline_runs.run_baselines(
+                baseline_runs.BaselineSetup(
+                    settings=s,
+                    records=baseline_records,
+                    postings_input=spec.job == "account-balances",
+                    prefix=f"bench-{suffix}",
+                    quix_python=options.quix_python or default_quix_python(settings),
+                    timeout_s=options.timeout_s,
+                ),
+                options.baselines,
+            )
     finally:
-        reporter.stop()
-        for worker in reversed(workers):
-            worker.stop()
+        stop_observers()
         metrics.close()
         if not options.keep_topics:
             # Clean-up is best effort: the measurements matter more than a leftover topic.
@@ -442,6 +513,7 @@ def run_benchmark(
 
     result = _result(
         options=options,
+        spec=spec,
         settings=s,
         started_at=started_at,
         report=report,
@@ -450,14 +522,27 @@ def run_benchmark(
         submitted=built_at[0] if built_at else run_started,
         producer=producer,
         outputs=outputs,
+        appended=appended,
         offsets=offsets,
         checkpoints=checkpoints,
         sampler=sampler,
         overrides=overrides,
+        baselines=baseline_results,
+        load=(load_at_start, machine.load_average()),
     )
-    path = out_dir / f"{options.job}-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    stem = f"{options.job}-{started_at.strftime('%Y%m%dT%H%M%SZ')}"
+    path = out_dir / f"{stem}.json"
+    if options.plot:
+        result["plot"] = plot.write_png(
+            result, out_dir / f"{stem}.png", latency_values(spec, producer, outputs)
+        )
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
     return path, result
+
+
+def default_quix_python(settings: Settings) -> Path:
+    """Where ``make bench-setup`` puts the Quix Streams virtualenv's interpreter."""
+    return settings.home / ".streamledger" / "quix-venv" / "bin" / "python"
 
 
 # ---------------------------------------------------------------------------------------- results
@@ -502,11 +587,24 @@ def checkpoint_summary(checkpoints: Checkpoints) -> dict[str, Any]:
     }
 
 
+def latency_values(
+    spec: Workload, producer: PacedProducer, outputs: VisibleOutputs, items: Iterable[str] | None = None
+) -> list[float]:
+    """The latency sample in ms (see :data:`LATENCY_DEFINITIONS`), of ``items`` or of all."""
+    if spec.matching == "event":
+        produced, visible = producer.produced_at, outputs.visible_at
+    else:
+        produced, visible = producer.last_produced_at, outputs.last_visible_at
+    chosen = visible if items is None else {k: visible[k] for k in items}
+    if spec.matching == "event":
+        return stats.latencies_ms(produced, chosen)
+    return stats.key_latencies_ms(produced, chosen)
+
+
 def _latency(
-    produced_at: dict[str, float], visible_at: dict[str, float], items: Iterable[str] | None = None
+    spec: Workload, producer: PacedProducer, outputs: VisibleOutputs, items: Iterable[str] | None = None
 ) -> dict[str, Any]:
-    chosen = visible_at if items is None else {k: visible_at[k] for k in items}
-    distribution = stats.distribution(stats.latencies_ms(produced_at, chosen), 1)
+    distribution = stats.distribution(latency_values(spec, producer, outputs, items), 1)
     return (
         {"sample_size": 0}
         if distribution is None
@@ -514,9 +612,31 @@ def _latency(
     )
 
 
+def timeline(
+    start: float, committed: list[tuple[float, int]], appended: list[tuple[float, int]], every_s: float = 1.0
+) -> dict[str, Any]:
+    """Cumulative committed input and appended output over time (seconds since submission), thinned
+    to about one sample per ``every_s``: what the plot draws."""
+
+    def thin(samples: list[tuple[float, int]]) -> list[list[float]]:
+        kept: list[list[float]] = []
+        for t, n in samples:
+            if not kept or t - start - kept[-1][0] >= every_s or t == samples[-1][0]:
+                kept.append([round(t - start, 2), n])
+        return kept
+
+    base = appended[0][1] if appended else 0
+    return {
+        "committed_input": thin(committed),
+        "appended_output": [[t, n - base] for t, n in thin(appended)],
+        "appended_output_rate": [[t, round(r, 1)] for t, r in stats.rate_series(appended, start)],
+    }
+
+
 def _result(
     *,
     options: BenchOptions,
+    spec: Workload,
     settings: Settings,
     started_at: datetime,
     report: Any,
@@ -525,10 +645,13 @@ def _result(
     submitted: float,
     producer: PacedProducer,
     outputs: VisibleOutputs,
+    appended: EndOffsets,
     offsets: CommittedOffsets,
     checkpoints: Checkpoints,
     sampler: TreeSampler,
     overrides: dict[str, str],
+    baselines: dict[str, dict[str, Any]],
+    load: tuple[float | None, float | None],
 ) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     records = int(report.records)
@@ -536,9 +659,13 @@ def _result(
     progress = stats.committed_progress(offsets.samples, submitted, records)
     overall = records / seconds if seconds > 0 else None
     sustained = progress.sustained_events_per_second
+    processing = stats.output_rate(appended.samples, records)
+    processing_rate = processing.events_per_second if processing else None
     first_visible = min(outputs.visible_at.values(), default=None)
+    produced = producer.produced_at if spec.matching == "event" else producer.last_produced_at
+    visible = outputs.visible_at if spec.matching == "event" else outputs.last_visible_at
     after_warmup = (
-        [k for k, t in producer.produced_at.items() if t >= first_visible and k in outputs.visible_at]
+        [k for k, t in produced.items() if t >= first_visible and k in visible]
         if first_visible is not None and options.rate > 0
         else []
     )
@@ -552,18 +679,27 @@ def _result(
         "job": options.job,
         "started_at": started_at.isoformat(timespec="seconds"),
         "command": options.command_line,
+        "note": options.note,
         "parameters": {
             "events": options.events,
-            "accounts": options.accounts,
+            "keys": options.keys,
+            "keys_meaning": spec.keys_meaning,
             "seed": options.seed,
             "parallelism": settings.parallelism,
             "checkpoint_interval_ms": settings.checkpoint_interval_ms,
             "rate_events_per_second": options.rate,
             "topic_partitions": settings.topic_partitions,
             "mode": mode,
+            "flink_conf": dict(options.flink_conf),
             "flink_overrides": overrides,
+            "baselines": list(options.baselines),
+            "baseline_events": options.baseline_events or options.events,
         },
-        "machine": machine.describe(settings.home),
+        "machine": {
+            **machine.describe(settings.home),
+            "load_average_1m_at_start": load[0],
+            "load_average_1m_at_end": load[1],
+        },
         "run": {
             "records": records,
             "seconds": round(seconds, 2),
@@ -571,8 +707,12 @@ def _result(
             "job_build_seconds": round(submitted - run_started, 2),
             "produce_seconds": round(producer.seconds, 2),
             "restored_from": report.restored_from,
+            "input_topic": spec.input_topic(settings),
+            "output_topic": spec.output_topic(settings),
+            "output_keys": len(outputs.last_visible_at) if spec.matching == "key" else None,
             "outputs_visible": len(outputs.visible_at),
             "output_messages_read": outputs.messages,
+            "output_note": spec.output_note or None,
         },
         "throughput": {
             "events_per_second": _round(overall),
@@ -582,26 +722,32 @@ def _result(
             "startup_seconds": _round(progress.startup_seconds, 2),
             "sustained_window_seconds": _round(progress.sustained_seconds, 2),
             "sustained_records": progress.sustained_records,
+            "processing_events_per_second": _round(processing_rate),
+            "processing_window_seconds": _round(processing.window_seconds, 2) if processing else None,
             "cpu_count": cores,
             "note": "events_per_second = records / seconds of run_until_caught_up (job submission to "
             "caught up, start-up included); startup_seconds = job submission to the first committed-offset "
             "progress; sustained = records committed between the first "
             "committed-offset progress and caught up, over that time (polled every 0.25 s; offsets "
-            "move only when a checkpoint completes)",
+            "move only when a checkpoint completes); processing = input records x 0.8 over the time the "
+            "output topic's end offsets (read uncommitted, polled every 0.1 s) took to go from 10 % to 90 % "
+            "of what the run appended: the measure the baselines are compared on",
         },
         "latency_ms": {
-            "definition": LATENCY_DEFINITION,
-            **_latency(producer.produced_at, outputs.visible_at),
+            "definition": LATENCY_DEFINITIONS[spec.matching],
+            **_latency(spec, producer, outputs),
         },
         "latency_ms_after_first_output": (
             {
-                "definition": "as latency_ms, for postings produced after the first output became visible",
-                **_latency(producer.produced_at, outputs.visible_at, after_warmup),
+                "definition": "as latency_ms, for inputs produced after the first output became visible",
+                **_latency(spec, producer, outputs, after_warmup),
             }
             if options.rate > 0
             else None
         ),
         "checkpoints": checkpoint_summary(checkpoints),
         "resources": sampler.report(),
+        "timeline": timeline(submitted, offsets.samples, appended.samples),
+        "baselines": baseline_runs.with_ratios(baselines, processing_rate) if baselines else None,
         "not_measured": NOT_MEASURED,
     }

@@ -29,6 +29,16 @@ def memory_total_bytes(meminfo: str) -> int | None:
     return None
 
 
+def load_average(loadavg: str | None = None) -> float | None:
+    """The 1-minute load average (``/proc/loadavg``): how busy the machine was around a run,
+    since other work on the same cores changes every number a benchmark reports."""
+    text = _read("/proc/loadavg") if loadavg is None else loadavg
+    try:
+        return float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text()

@@ -94,7 +94,11 @@ class CommittedOffsets(_Worker):
 
 
 class VisibleOutputs(_Worker):
-    """Notes when each event ID's output first becomes visible to a read_committed consumer."""
+    """Notes when each output ID first and last becomes visible to a read_committed consumer.
+
+    ``identify(codec, key, value)`` names the ID an output is matched under (the ``event_id`` in
+    the value, or the record key); None skips the message.
+    """
 
     name = "bench-visible-outputs"
     interval_s = 0.0
@@ -106,6 +110,7 @@ class VisibleOutputs(_Worker):
         partitions: int,
         schema: str,
         on_visible: Callable[[str, float], None] = lambda _event_id, _at: None,
+        identify: Callable[[AvroCodec, bytes | None, bytes | None], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -113,7 +118,9 @@ class VisibleOutputs(_Worker):
         self.partitions = partitions
         self.codec = AvroCodec(schema)
         self.on_visible = on_visible
+        self.identify = identify or _event_id_of
         self.visible_at: dict[str, float] = {}
+        self.last_visible_at: dict[str, float] = {}
         self.messages = 0
         self.last_message_at = time.monotonic()
         self._consumer: Any = None
@@ -134,19 +141,63 @@ class VisibleOutputs(_Worker):
                 continue
             self.messages += 1
             self.last_message_at = now
-            try:
-                event_id = str(self.codec.decode(message.value())["event_id"])
-            except (UndecodableMessageError, KeyError):
+            output_id = self.identify(self.codec, message.key(), message.value())
+            if output_id is None:
                 continue
-            if event_id not in self.visible_at:
-                self.visible_at[event_id] = now
-                self.on_visible(event_id, now)
+            self.last_visible_at[output_id] = now
+            if output_id not in self.visible_at:
+                self.visible_at[output_id] = now
+                self.on_visible(output_id, now)
 
     def drain(self, quiet_s: float = 2.0, max_s: float = 20.0) -> None:
         """Wait until no new output arrived for ``quiet_s`` (at most ``max_s``)."""
         deadline = time.monotonic() + max_s
         while time.monotonic() < deadline and time.monotonic() - self.last_message_at < quiet_s:
             time.sleep(0.1)
+
+    def _teardown(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+
+
+def _event_id_of(codec: AvroCodec, _key: bytes | None, value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(codec.decode(value)["event_id"])
+    except (UndecodableMessageError, KeyError):
+        return None
+
+
+def key_of(_codec: AvroCodec, key: bytes | None, _value: bytes | None) -> str | None:
+    """Match outputs by their record key (outputs that carry no input event ID)."""
+    return key.decode() if key is not None else None
+
+
+class EndOffsets(_Worker):
+    """Samples ``(monotonic time, records in the topic)`` from the partitions' end offsets.
+
+    Read uncommitted (the high watermark): a transactional producer appends records as it goes
+    and commits them later, so this shows processing progress that committed offsets, which move
+    only when a checkpoint completes, do not. Transaction markers take one offset each.
+    """
+
+    name = "bench-end-offsets"
+    interval_s = 0.1
+
+    def __init__(self, settings: Settings, topic: str, partitions: int) -> None:
+        super().__init__()
+        self.settings = settings
+        self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
+        self.samples: list[tuple[float, int]] = []
+        self._consumer: Any = None
+
+    def _setup(self) -> None:
+        self._consumer = kafka_clients.committed_consumer(self.settings)
+
+    def _step(self) -> None:
+        total = sum(int(self._consumer.get_watermark_offsets(tp, timeout=5)[1]) for tp in self.partitions)
+        self.samples.append((time.monotonic(), total))
 
     def _teardown(self) -> None:
         if self._consumer is not None:

@@ -1,7 +1,8 @@
 """``streamledger bench`` end to end on the test session's broker, for a tiny input.
 
-Checks that a run completes and writes a well-formed result. Timing values are never compared
-with thresholds here: how fast the job is belongs in benchmarks/, not in a pass/fail test.
+Checks that a run (with every baseline) completes and writes a well-formed result and plot.
+Timing values are never compared with thresholds here: how fast the job is belongs in
+benchmarks/, not in a pass/fail test.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from streamledger import kafka_clients
-from streamledger.bench.harness import RESULT_FORMAT, BenchOptions, run_benchmark
+from streamledger.bench.baselines import BASELINES
+from streamledger.bench.harness import RESULT_FORMAT, BenchOptions, default_quix_python, run_benchmark
 from streamledger.stack.local_stack import LocalStack
 
 pytestmark = pytest.mark.stack
@@ -24,6 +26,7 @@ EXPECTED_KEYS = {
     "job",
     "started_at",
     "command",
+    "note",
     "parameters",
     "machine",
     "run",
@@ -32,19 +35,25 @@ EXPECTED_KEYS = {
     "latency_ms_after_first_output",
     "checkpoints",
     "resources",
+    "timeline",
+    "baselines",
+    "plot",
     "not_measured",
 }
 
 
-def test_bench_runs_account_balances_and_writes_a_result(local_stack: LocalStack, tmp_path: Path) -> None:
+def test_bench_runs_account_balances_and_its_baselines_and_writes_a_result(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
     progress = io.StringIO()
     options = BenchOptions(
         job="account-balances",
         events=300,
-        accounts=30,
+        keys=30,
         checkpoint_interval_ms=1000,
         out_dir=tmp_path,
-        command_line="streamledger bench account-balances --events 300",
+        command_line="streamledger bench account-balances --events 300 --baselines all",
+        baselines=BASELINES,
     )
 
     path, returned = run_benchmark(local_stack.settings, options, progress_stream=progress)
@@ -85,6 +94,46 @@ def test_bench_runs_account_balances_and_writes_a_result(local_stack: LocalStack
     assert machine["cpu_count"] == os.cpu_count() and machine["python"].startswith("3.11")
     assert result["not_measured"]
 
+    assert result["timeline"]["committed_input"][-1][1] == 300
+    assert Path(result["plot"]).read_bytes()[:4] == b"\x89PNG"
+
+    assert set(result["baselines"]) == set(BASELINES)
+    quix_installed = default_quix_python(local_stack.settings).is_file()
+    for name, baseline in result["baselines"].items():
+        assert baseline["description"]
+        if name == "quix" and not quix_installed:
+            assert baseline["measured"] is False and "bench-setup" in baseline["reason"]
+            continue
+        assert baseline["measured"] is True, (name, baseline.get("reason"))
+        assert baseline["records"] == 300
+        assert "ratio_to_job" in baseline
+    broker = result["baselines"]["broker"]
+    assert broker["producer"]["events_per_second"] > 0 and broker["consumer"]["mb_per_second"] > 0
+    passthrough = result["baselines"]["flink-sql-passthrough"]
+    assert passthrough["outputs_appended"] >= 300  # every record, plus transaction markers
+
     assert "committed 300/300" in progress.getvalue()
     topics = kafka_clients.admin_client(local_stack.settings).list_topics(timeout=10).topics
     assert not [t for t in topics if t.startswith("bench-")], "the run's topics are deleted afterwards"
+
+
+def test_bench_runs_a_key_matched_job(local_stack: LocalStack, tmp_path: Path) -> None:
+    """Jobs whose outputs carry no input event ID are timed per output key."""
+    options = BenchOptions(
+        job="loyalty-accrual",
+        events=300,
+        keys=20,
+        checkpoint_interval_ms=1000,
+        out_dir=tmp_path,
+        progress=False,
+        plot=False,
+    )
+
+    path, result = run_benchmark(local_stack.settings, options, progress_stream=None)
+
+    assert json.loads(path.read_text()) == result
+    assert result["job"] == "loyalty-accrual" and result["run"]["records"] == 300
+    assert 0 < result["run"]["output_keys"] <= 20
+    assert result["latency_ms"]["sample_size"] == result["run"]["output_keys"]
+    assert "last input" in result["latency_ms"]["definition"]
+    assert result["baselines"] is None and "plot" not in result

@@ -9,6 +9,7 @@ import shlex
 import pytest
 
 from streamledger.bench import bench_command, machine, procfs, stats
+from streamledger.bench.baselines import BASELINES
 from streamledger.bench.harness import LiveMetrics, progress_line
 
 
@@ -115,11 +116,13 @@ def test_bench_command_parses_the_documented_options() -> None:
     args = parser.parse_args(
         shlex.split(
             "bench account-balances --events 20000 --accounts 50 --parallelism 2 --checkpoint-interval 2000 "
-            "--rate 500 --out /tmp/r --metrics-port 9464"
+            "--rate 500 --out /tmp/r --metrics-port 9464 --flink-conf python.execution-mode=thread "
+            "--flink-conf python.fn-execution.bundle.size=1000 --baselines broker,quix "
+            "--baseline-events 90000 --no-plot"
         )
     )
     options = bench_command.options_from_args(args, "streamledger bench ...")
-    assert (options.job, options.events, options.accounts, options.parallelism) == (
+    assert (options.job, options.events, options.keys, options.parallelism) == (
         "account-balances",
         20000,
         50,
@@ -127,10 +130,24 @@ def test_bench_command_parses_the_documented_options() -> None:
     )
     assert (options.checkpoint_interval_ms, options.rate, options.metrics_port) == (2000, 500.0, 9464)
     assert str(options.out_dir) == "/tmp/r"
+    assert options.flink_conf == (
+        ("python.execution-mode", "thread"),
+        ("python.fn-execution.bundle.size", "1000"),
+    )
+    assert options.baselines == ("broker", "quix") and options.plot is False
+    assert options.baseline_events == 90000
     defaults = bench_command.options_from_args(
         parser.parse_args(["bench", "account-balances", "--events", "10"]), ""
     )
     assert (defaults.rate, defaults.metrics_port, defaults.checkpoint_interval_ms) == (0.0, 0, None)
+    assert (defaults.keys, defaults.flink_conf, defaults.baselines, defaults.plot) == (500, (), (), True)
+    every = parser.parse_args(
+        ["bench", "loyalty-accrual", "--events", "10", "--keys", "7", "--baselines", "all"]
+    )
+    assert bench_command.options_from_args(every, "").baselines == BASELINES
+    for bad in (["--flink-conf", "novalue"], ["--baselines", "spark"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["bench", "account-balances", "--events", "10", *bad])
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "account-balances", "--events", "0"])
 

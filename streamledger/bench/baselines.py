@@ -1,0 +1,543 @@
+"""Baselines measured in the same ``streamledger bench`` run, on the same machine and broker.
+
+A job's events per second mean little on their own; next to what the engine, the broker and the
+alternatives do with the same input they say where the time goes. Each baseline reads the same
+generated records from fresh topics and writes exactly once (except the raw broker clients):
+
+- ``broker``: confluent-kafka producer alone, then consumer alone — the broker's ceiling here;
+- ``flink-sql-passthrough``: Kafka -> Kafka in Flink SQL (``raw`` format, every operator in the
+  JVM, no Python), with the jobs' exactly-once settings — the engine's ceiling;
+- ``flink-sql-aggregate``: the account-balance logic as SQL (de-duplication by event ID with
+  ``ROW_NUMBER``, then ``SUM`` per account) into an ``upsert-kafka`` compacted topic;
+- ``pyflink-naive``: the same logic as the simplest PyFlink job — process mode, JSON, one state
+  read and one state write per event, no batching;
+- ``quix``: the same logic with Quix Streams (``processing_guarantee="exactly-once"``), in its
+  own virtualenv (its confluent-kafka pin conflicts with the project's), as a child process.
+
+The logic baselines read the postings JSON-encoded (same keys, timestamps and corrupt records):
+Flink SQL's ``avro`` format cannot read Avro single-object encoding. Throughput of every Flink
+or Quix baseline is :func:`streamledger.bench.stats.output_rate` of its output topic; the same
+measure is taken of the job, so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyflink.common import Row, Types
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
+from jobs import runner
+from jobs.builder import KAFKA_OUTPUT_TYPE, JobBuilder
+from streamledger import kafka_clients
+from streamledger.bench import stats
+from streamledger.bench.procfs import TreeSampler
+from streamledger.bench.watchers import CommittedOffsets, EndOffsets
+from streamledger.bench.workloads import BenchRecord
+from streamledger.config import LOG_TOPIC_CONFIGS, PROJECTION_TOPIC_CONFIGS, Settings, TopicSpec
+from streamledger.errors import StreamledgerError
+from streamledger.generators import postings as posting_generator
+from streamledger.stack.kafka_broker import KafkaBroker
+
+BASELINES = ("broker", "flink-sql-passthrough", "flink-sql-aggregate", "pyflink-naive", "quix")
+
+#: Baselines that implement the account-balance logic and therefore need postings as input.
+LOGIC_BASELINES = ("flink-sql-aggregate", "pyflink-naive", "quix")
+
+DESCRIPTIONS = {
+    "broker": "confluent-kafka producer alone (idempotent, acks=all, lz4, linger.ms 20), then a "
+    "read_committed consumer alone, over the same records",
+    "flink-sql-passthrough": "Flink SQL INSERT INTO sink SELECT * FROM source, raw format, all in the JVM "
+    "(no Python); EXACTLY_ONCE Kafka sink with a transactional id prefix, read_committed source, the "
+    "run's checkpoint interval",
+    "flink-sql-aggregate": "Flink SQL: de-duplicate by event_id (ROW_NUMBER, state TTL = dedupe "
+    "retention), SUM(amount_minor) GROUP BY account_id, into an upsert-kafka compacted topic, "
+    "exactly-once; JSON postings; no currency or overflow rule",
+    "pyflink-naive": "PyFlink DataStream job, python.execution-mode process, JSON in and out, one "
+    "ValueState read and one write per event (balance and the last 100 event IDs of the account as "
+    "one JSON string), no batching; exactly-once Kafka sink; no currency or overflow rule",
+    "quix": "Quix Streams application, processing_guarantee exactly-once, commit_interval = the "
+    "checkpoint interval, same state layout and logic as pyflink-naive, in a child process",
+}
+
+#: The Quix Streams application prints its processed-record count this often (see quix_progress).
+QUIX_PROGRESS_EVERY = 200
+
+#: Event IDs remembered per account for de-duplication by the naive and Quix baselines. The
+#: generator redelivers from the last 50 records overall, so a short per-account list suffices.
+SEEN_PER_ACCOUNT = 100
+
+
+class BaselineUnavailableError(StreamledgerError):
+    """A baseline cannot run on this machine (e.g. the Quix Streams virtualenv is missing)."""
+
+
+@dataclass(frozen=True)
+class BaselineSetup:
+    settings: Settings
+    """The run's settings (its topic prefix, state root and checkpoint interval)."""
+    records: Sequence[BenchRecord]
+    """The job's input; the logic baselines need postings (account-balances)."""
+    postings_input: bool
+    prefix: str
+    quix_python: Path
+    timeout_s: float = 900.0
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}.baseline.{name}"
+
+
+# ---------------------------------------------------------------------------------------- running
+def run_baselines(setup: BaselineSetup, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Run each named baseline in turn; a baseline that cannot run says why instead of a number."""
+    results: dict[str, dict[str, Any]] = {}
+    broker = KafkaBroker(setup.settings)
+    created: list[str] = []
+    try:
+        json_topic = None
+        if any(n in LOGIC_BASELINES for n in names) and setup.postings_input:
+            json_topic = setup.topic("postings-json")
+            created.append(json_topic)
+            broker.ensure_topics((TopicSpec(json_topic, setup.settings.topic_partitions, LOG_TOPIC_CONFIGS),))
+            posting_generator.produce(setup.settings, json_topic, json_postings(setup.records))
+        for name in names:
+            started = time.monotonic()
+            try:
+                if name in LOGIC_BASELINES and json_topic is None:
+                    raise BaselineUnavailableError(
+                        "the business-logic baselines implement account-balances and need its postings"
+                    )
+                result = _RUNNERS[name](setup, broker, created, json_topic or "")
+                results[name] = {"measured": True, "description": DESCRIPTIONS[name], **result}
+            except BaselineUnavailableError as exc:
+                results[name] = {"measured": False, "description": DESCRIPTIONS[name], "reason": str(exc)}
+            results[name]["wall_seconds"] = round(time.monotonic() - started, 2)
+    finally:
+        with contextlib.suppress(Exception):  # best effort, as for the job's topics
+            leftovers = [
+                t
+                for t in kafka_clients.admin_client(setup.settings).list_topics(timeout=10).topics
+                if t.startswith(f"{setup.prefix}.baseline") or f"bench-quix-{setup.prefix}" in t
+            ]
+            broker.delete_topics(sorted(set(created) | set(leftovers)))
+    return results
+
+
+def json_postings(records: Sequence[BenchRecord]) -> list[BenchRecord]:
+    """The postings JSON-encoded (same key and timestamp); undecodable records keep their bytes."""
+    from operators.account_balance import Posting
+    from schemas import AvroCodec, UndecodableMessageError
+
+    codec = AvroCodec("ledger.Posting")
+    encoded: list[BenchRecord] = []
+    for record in records:
+        try:
+            posting = Posting.from_record(codec.decode(record.value))
+            body = json.dumps(dataclasses.asdict(posting), sort_keys=True).encode()
+        except UndecodableMessageError:
+            body = record.value
+        encoded.append(dataclasses.replace(record, value=body))
+    return encoded
+
+
+def _topics(broker: KafkaBroker, created: list[str], *specs: TopicSpec) -> None:
+    broker.ensure_topics(specs)
+    created.extend(s.name for s in specs)
+
+
+@dataclass
+class _Observers:
+    """CPU/memory of this process tree, the output log's growth and the committed input."""
+
+    sampler: TreeSampler
+    appended: EndOffsets
+    committed: CommittedOffsets
+
+    @classmethod
+    @contextlib.contextmanager
+    def watching(
+        cls, settings: Settings, group: str, input_topic: str, output_topic: str
+    ) -> Iterator[_Observers]:
+        partitions = settings.topic_partitions
+        observers = cls(
+            TreeSampler(),
+            EndOffsets(settings, output_topic, partitions),
+            CommittedOffsets(settings, group, input_topic, partitions),
+        )
+        workers = (observers.sampler, observers.appended, observers.committed)
+        for worker in workers:
+            worker.start()
+        try:
+            yield observers
+        finally:
+            for worker in reversed(workers):
+                worker.stop()
+
+    def summary(self, records: int, seconds: float, submitted: float) -> dict[str, Any]:
+        rate = stats.output_rate(self.appended.samples, records)
+        base = self.appended.samples[0][1] if self.appended.samples else 0
+        progress = stats.committed_progress(self.committed.samples, submitted, records)
+        usage = self.sampler.report()
+        sustained = progress.sustained_events_per_second
+        return {
+            "records": records,
+            "seconds": round(seconds, 2),
+            "events_per_second": round(rate.events_per_second, 1) if rate else None,
+            "rate_window_seconds": round(rate.window_seconds, 2) if rate else None,
+            "events_per_second_is_lower_bound": rate.lower_bound if rate else None,
+            "appended_output": [[round(t - submitted, 2), n - base] for t, n in _thin(self.appended.samples)],
+            "outputs_appended": (self.appended.samples[-1][1] - self.appended.samples[0][1])
+            if self.appended.samples
+            else 0,
+            "committed_sustained_events_per_second": round(sustained, 1) if sustained else None,
+            "startup_seconds": round(progress.startup_seconds, 2) if progress.startup_seconds else None,
+            "cpu_seconds": usage["cpu_seconds"],
+            "average_cores_busy": usage["average_cores_busy"],
+            "peak_rss_bytes": usage["peak_rss_bytes"],
+        }
+
+
+def _thin(samples: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    """The samples where the count changed (and the last): the output log's growth, compactly."""
+    kept = [s for i, s in enumerate(samples) if i == 0 or s[1] != samples[i - 1][1]]
+    return kept + samples[-1:] if samples and kept[-1] != samples[-1] else kept
+
+
+def _run_flink(
+    setup: BaselineSetup,
+    name: str,
+    input_topic: str,
+    output_topic: str,
+    build: Callable[[JobBuilder], None],
+) -> dict[str, Any]:
+    """Run a Flink baseline exactly as the job runs (:func:`jobs.runner.run_until_caught_up`)."""
+    submitted: list[float] = []
+
+    def create(settings: Settings, config: dict[str, str]) -> JobBuilder:
+        builder = JobBuilder.create(name, settings, {**_flink_config(settings), **config})
+        build(builder)
+        submitted.append(time.monotonic())
+        return builder
+
+    with _Observers.watching(setup.settings, name, input_topic, output_topic) as observers:
+        began = time.monotonic()
+        report = runner.run_until_caught_up(
+            name, setup.settings, create, input_topic, timeout_s=setup.timeout_s
+        )
+        time.sleep(0.5)  # one more output-log sample after the last append
+    return observers.summary(report.records, report.seconds, submitted[0] if submitted else began)
+
+
+def _flink_config(settings: Settings) -> dict[str, str]:
+    return {
+        "parallelism.default": str(settings.parallelism),
+        "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
+    }
+
+
+def _kafka_sql_options(settings: Settings, topic: str) -> str:
+    return f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{settings.bootstrap_servers}'"
+
+
+def _exactly_once_sql(settings: Settings, prefix: str) -> str:
+    """The sink options of :meth:`jobs.builder.JobBuilder.kafka_sink`, in SQL."""
+    return (
+        "'sink.delivery-guarantee' = 'exactly-once', "
+        f"'sink.transactional-id-prefix' = '{prefix}', "
+        f"'properties.transaction.timeout.ms' = '{settings.kafka_transaction_timeout_ms}', "
+        "'properties.enable.idempotence' = 'true', 'properties.acks' = 'all', "
+        "'properties.compression.type' = 'lz4', 'properties.linger.ms' = '20'"
+    )
+
+
+def _read_committed_sql(group: str) -> str:
+    return (
+        f"'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed', "
+        "'properties.commit.offsets.on.checkpoint' = 'true', 'scan.startup.mode' = 'earliest-offset'"
+    )
+
+
+def _passthrough(
+    setup: BaselineSetup, broker: KafkaBroker, created: list[str], _json_topic: str
+) -> dict[str, Any]:
+    s = setup.settings
+    name = "bench-baseline-passthrough"
+    source, sink = setup.topic("passthrough-in"), setup.topic("passthrough-out")
+    _topics(
+        broker,
+        created,
+        TopicSpec(source, s.topic_partitions, LOG_TOPIC_CONFIGS),
+        TopicSpec(sink, s.topic_partitions, LOG_TOPIC_CONFIGS),
+    )
+    posting_generator.produce(s, source, setup.records)
+
+    def build(builder: JobBuilder) -> None:
+        t_env = builder.table_env
+        raw = (
+            "'key.format' = 'raw', 'key.fields' = 'k', "
+            "'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'"
+        )
+        t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE passthrough_in (k BYTES, v BYTES) WITH ('connector' = 'kafka', "
+            f"{_kafka_sql_options(s, source)}, {_read_committed_sql(name)}, {raw})"
+        )
+        t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE passthrough_out (k BYTES, v BYTES) WITH ('connector' = 'kafka', "
+            f"{_kafka_sql_options(s, sink)}, {_exactly_once_sql(s, f'streamledger-{name}')}, {raw})"
+        )
+        statements = t_env.create_statement_set()
+        statements.add_insert_sql("INSERT INTO passthrough_out SELECT k, v FROM passthrough_in")
+        statements.attach_as_datastream()
+
+    return _run_flink(setup, name, source, sink, build)
+
+
+def _sql_aggregate(
+    setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_topic: str
+) -> dict[str, Any]:
+    s = setup.settings
+    name = "bench-baseline-sql-aggregate"
+    sink = setup.topic("sql-balances")
+    _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
+
+    def build(builder: JobBuilder) -> None:
+        t_env = builder.table_env
+        t_env.get_config().set("table.exec.state.ttl", f"{s.dedupe_retention_ms} ms")
+        t_env.execute_sql(
+            "CREATE TEMPORARY TABLE postings_json (event_id STRING, account_id STRING, amount_minor BIGINT, "
+            "currency STRING, proc AS PROCTIME()) WITH ('connector' = 'kafka', "
+            f"{_kafka_sql_options(s, json_topic)}, {_read_committed_sql(name)}, "
+            "'format' = 'json', 'json.ignore-parse-errors' = 'true')"
+        )
+        t_env.execute_sql(
+            "CREATE TEMPORARY TABLE sql_balances (account_id STRING, balance_minor BIGINT, postings BIGINT, "
+            "PRIMARY KEY (account_id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', "
+            f"{_kafka_sql_options(s, sink)}, {_exactly_once_sql(s, f'streamledger-{name}')}, "
+            "'key.format' = 'raw', 'value.format' = 'json')"
+        )
+        statements = t_env.create_statement_set()
+        statements.add_insert_sql(
+            "INSERT INTO sql_balances SELECT account_id, SUM(amount_minor), COUNT(*) FROM ("
+            "  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc) AS first_seen"
+            "  FROM postings_json WHERE event_id IS NOT NULL AND account_id IS NOT NULL"
+            ") WHERE first_seen = 1 GROUP BY account_id"
+        )
+        statements.attach_as_datastream()
+
+    return _run_flink(setup, name, json_topic, sink, build)
+
+
+class NaiveBalance(KeyedProcessFunction):  # type: ignore[misc]
+    """Balance per account, the way a first PyFlink job is written: one JSON state value, read
+    and written once per event, JSON out."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.state: Any = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(ValueStateDescriptor("account", Types.STRING()))
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
+        try:
+            posting = json.loads(value.value)
+            event_id, amount = str(posting["event_id"]), int(posting["amount_minor"])
+        except (ValueError, KeyError, TypeError):
+            return  # corrupt input: the naive job drops it
+        current = self.state.value()
+        account: dict[str, Any] = json.loads(current) if current else {"balance_minor": 0, "seen": []}
+        seen: list[str] = account["seen"]
+        if event_id in seen:
+            return
+        balance = int(account["balance_minor"]) + amount
+        self.state.update(
+            json.dumps({"balance_minor": balance, "seen": [*seen, event_id][-SEEN_PER_ACCOUNT:]})
+        )
+        output = {"account_id": ctx.get_current_key(), "balance_minor": balance, "event_id": event_id}
+        yield Row(self.topic, value.key, json.dumps(output).encode())
+
+
+def _pyflink_naive(
+    setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_topic: str
+) -> dict[str, Any]:
+    s = setup.settings
+    name = "bench-baseline-pyflink-naive"
+    sink = setup.topic("naive-balances")
+    _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
+
+    def build(builder: JobBuilder) -> None:
+        rows = builder.kafka_source(json_topic, uid="source-postings-json")
+        balances = rows.key_by(lambda r: (r.key or b"").decode(), key_type=Types.STRING()).process(
+            NaiveBalance(sink), output_type=KAFKA_OUTPUT_TYPE
+        )
+        builder.kafka_sink(balances.uid("naive-balance"), uid="sink-kafka")
+
+    return _run_flink(setup, name, json_topic, sink, build)
+
+
+def _quix(setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_topic: str) -> dict[str, Any]:
+    s = setup.settings
+    if not setup.quix_python.is_file():
+        raise BaselineUnavailableError(
+            f"no Quix Streams interpreter at {setup.quix_python}; run `make bench-setup` "
+            "(Quix Streams lives in its own virtualenv: its confluent-kafka pin conflicts with the project's)"
+        )
+    script = s.home / "benchmarks" / "quix_balances.py"
+    group = f"bench-quix-{setup.prefix}"
+    sink = setup.topic("quix-balances")
+    _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
+    target = kafka_clients.end_offsets(s, json_topic)
+    records = sum(target.values())
+    state_dir = (s.state_dir / "quix").resolve()
+    argv = [
+        str(setup.quix_python),
+        str(script),
+        "--broker",
+        s.bootstrap_servers,
+        "--group",
+        group,
+        "--input",
+        json_topic,
+        "--output",
+        sink,
+        "--commit-interval",
+        str(s.checkpoint_interval_ms / 1000),
+        "--state-dir",
+        str(state_dir),
+        "--seen-per-key",
+        str(SEEN_PER_ACCOUNT),
+    ]
+    log_path = s.state_dir / "quix.log"
+    argv += ["--progress-every", str(QUIX_PROGRESS_EVERY)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with _Observers.watching(s, group, json_topic, sink) as observers, log_path.open("w") as log:
+        began = time.monotonic()
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while observers.committed.latest < records:
+                if process.poll() is not None:
+                    raise BaselineUnavailableError(
+                        f"the Quix Streams application exited with {process.returncode}; see {log_path}"
+                    )
+                if time.monotonic() > began + setup.timeout_s:
+                    raise BaselineUnavailableError(
+                        f"Quix Streams did not catch up within {setup.timeout_s:.0f} s"
+                    )
+                time.sleep(0.25)
+            seconds = time.monotonic() - began
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # Quix Streams stops gracefully on SIGTERM
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    result = observers.summary(records, seconds, began)
+    rate = stats.output_rate(quix_progress(log_path.read_text()), records)
+    result.update(
+        events_per_second=round(rate.events_per_second, 1) if rate else None,
+        rate_window_seconds=round(rate.window_seconds, 2) if rate else None,
+        events_per_second_is_lower_bound=rate.lower_bound if rate else None,
+        rate_source="the application's own processed-record counter (10-90 %): Quix Streams hands "
+        "its output to Kafka only when it commits, so its output log grows in steps",
+    )
+    result["quix_streams"] = _first_line(
+        [str(setup.quix_python), "-c", "import quixstreams; print(quixstreams.__version__)"]
+    )
+    result["note"] = "seconds = process start to committed offsets at the end (interpreter start included)"
+    return result
+
+
+def quix_progress(log: str) -> list[tuple[float, int]]:
+    """``(unix time, input records processed)`` from the ``processed N T`` lines of the Quix log,
+    starting from (first time, 0) so the rate covers the first records too."""
+    samples: list[tuple[float, int]] = []
+    for line in log.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "processed":
+            try:
+                samples.append((float(parts[2]), int(parts[1])))
+            except ValueError:
+                continue
+    return [(samples[0][0], 0), *samples] if samples else []
+
+
+def _first_line(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0] if done.returncode == 0 and lines else None
+
+
+def _broker(
+    setup: BaselineSetup, broker: KafkaBroker, created: list[str], _json_topic: str
+) -> dict[str, Any]:
+    """The same records through a bare producer, then a bare read_committed consumer."""
+    s = setup.settings
+    topic = setup.topic("broker")
+    _topics(broker, created, TopicSpec(topic, s.topic_partitions, LOG_TOPIC_CONFIGS))
+    payload = sum(len(r.key) + len(r.value) for r in setup.records)
+    began = time.monotonic()
+    posting_generator.produce(s, topic, setup.records, producer_config={"message.max.bytes": 16 * 2**20})
+    produce_s = time.monotonic() - began
+    consumer = kafka_clients.committed_consumer(s, None, **{"enable.partition.eof": False})
+    consumer.subscribe([topic])
+    consumed = 0
+    began = time.monotonic()
+    deadline = began + setup.timeout_s
+    try:
+        while consumed < len(setup.records) and time.monotonic() < deadline:
+            consumed += sum(
+                1 for m in consumer.consume(num_messages=10_000, timeout=1.0) if m.error() is None
+            )
+        consume_s = time.monotonic() - began
+    finally:
+        consumer.close()
+    return {
+        "records": len(setup.records),
+        "payload_bytes": payload,
+        "producer": _throughput(len(setup.records), payload, produce_s),
+        "consumer": {
+            **_throughput(consumed, payload, consume_s),
+            "note": "includes joining the consumer group",
+        },
+        "events_per_second": _throughput(len(setup.records), payload, produce_s)["events_per_second"],
+    }
+
+
+def _throughput(records: int, payload: int, seconds: float) -> dict[str, Any]:
+    return {
+        "seconds": round(seconds, 3),
+        "events_per_second": round(records / seconds, 1) if seconds > 0 else None,
+        "mb_per_second": round(payload / seconds / 1e6, 2) if seconds > 0 else None,
+    }
+
+
+_RUNNERS: dict[str, Callable[[BaselineSetup, KafkaBroker, list[str], str], dict[str, Any]]] = {
+    "broker": _broker,
+    "flink-sql-passthrough": _passthrough,
+    "flink-sql-aggregate": _sql_aggregate,
+    "pyflink-naive": _pyflink_naive,
+    "quix": _quix,
+}
+
+
+def with_ratios(baselines: dict[str, dict[str, Any]], job_rate: float | None) -> dict[str, dict[str, Any]]:
+    """Each measured baseline's events/s as a ratio to the job's (same measure, same run)."""
+    return {
+        name: {**result, "ratio_to_job": stats.ratio(result.get("events_per_second"), job_rate)}
+        for name, result in baselines.items()
+    }
