@@ -87,6 +87,10 @@ def on_event(state: TrackedPayment | None, event: PaymentEvent, parties: Parties
         # An earlier message moved the deadline back; the check is re-armed for the new instant.
         new_state = dataclasses.replace(new_state, sla_checked=False)
     changed = state is None or new_state != state
+    if changed and state is not None and new_state.lifecycle.version == state.lifecycle.version:
+        # Only bookkeeping moved (which message the parties were read from): the row a reader
+        # sees is unchanged, and publishing it again would put the same update twice in the log.
+        changed = status_record(new_state, sla) != status_record(state, sla)
     update = StatusUpdate(status_record(new_state, sla)) if changed else None
     return Outcome(new_state, update, entry if added else None)
 

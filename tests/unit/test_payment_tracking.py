@@ -158,6 +158,19 @@ def test_a_duplicate_publishes_nothing_and_adds_no_timeline_entry() -> None:
     assert again.state == state and again.update is None and again.new_entry is None
 
 
+def test_a_change_no_reader_can_see_is_kept_in_state_but_not_published_again() -> None:
+    events = scenario_events("credited")
+    state = track(events)
+    assert state.parties is not None
+    # Same tokens, but recorded as read from a less authoritative message: the redelivered
+    # initiation moves the bookkeeping back to it without changing the published row.
+    weaker = dataclasses.replace(state, parties=dataclasses.replace(state.parties, source=(9, 0, "")))
+    initiation_event = next(e for e in events if parties_of(KEY, e).source[0] == 0)
+    again = on_event(weaker, initiation_event, parties_of(KEY, initiation_event), HOUR)
+    assert again.state == state
+    assert again.update is None and again.new_entry is None
+
+
 def test_only_finished_payments_expire() -> None:
     retention = timedelta(days=30)
     credited = track(scenario_events("credited"))
