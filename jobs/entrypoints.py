@@ -8,7 +8,6 @@ exposes the entry points of :class:`JobEntrypoints` as module functions — the 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,12 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Flink's switch for starting from a restore point whose state not every operator claims.
 IGNORE_UNCLAIMED_STATE = "execution.state-recovery.ignore-unclaimed-state"
-#: How Flink refuses such a restore (``Checkpoints.loadAndValidateCheckpoint``), deep in a
-#: JobInitializationException.
-_UNCLAIMED_STATE = re.compile(
-    r"Failed to rollback to checkpoint/savepoint (?P<path>\S+)\. Cannot map checkpoint/savepoint state "
-    r"for operator (?P<operator>[0-9a-f]+) to the new program"
-)
 
 
 class Build(Protocol):
@@ -208,16 +201,11 @@ def _refusing_unclaimed_state(job: str) -> Iterator[None]:
     try:
         yield
     except Py4JJavaError as error:
-        found = _UNCLAIMED_STATE.search(str(error))
-        if found is None:
+        refusal = NonRestoredStateError.in_flink_output(job, str(error))
+        if refusal is None:
             raise
         log.debug("restore refused by Flink: %s", error)
-        raise NonRestoredStateError(
-            f"{found['path']} holds state of operator {found['operator']}, which this version of {job} "
-            "does not have (its uid changed or the operator was removed)",
-            "if dropping that state is intended, start with --allow-non-restored-state "
-            "(allow_non_restored_state=True)",
-        ) from None
+        raise refusal from None
 
 
 def _check_restore_point_of(settings: Settings, run_name: str, restore_point: Path) -> None:

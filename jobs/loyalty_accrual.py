@@ -143,20 +143,23 @@ _END_OF_INPUT = 2**63 - 1
 
 DEAD_LETTERS = OutputTag("dead-letters", KAFKA_OUTPUT_TYPE)
 
+#: The ledger row's fields, named as on :class:`LedgerEntry`: one list for the row type, the row
+#: and anything that reads the table back.
+LEDGER_FIELDS = (
+    "entry_id",
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "reason",
+    "rule_id",
+    "rules_version",
+    "source_event_id",
+    "related_event_id",
+    "event_time_ms",
+)
 LEDGER_ROW_TYPE = Types.ROW_NAMED(
-    [
-        "entry_id",
-        "member_id",
-        "kind",
-        "points",
-        "balance_after",
-        "reason",
-        "rule_id",
-        "rules_version",
-        "source_event_id",
-        "related_event_id",
-        "event_time_ms",
-    ],
+    list(LEDGER_FIELDS),
     [
         Types.STRING(),
         Types.STRING(),
@@ -241,20 +244,21 @@ MEMBERS_COLUMNS = f"""
     PRIMARY KEY (member_id) NOT ENFORCED
 """
 
+#: The statement row's fields, named as on :class:`MonthlyStatement` (see ``LEDGER_FIELDS``).
+STATEMENT_FIELDS = (
+    "member_id",
+    "month",
+    "opening_balance",
+    "earned",
+    "reversed",
+    "redeemed",
+    "expired",
+    "adjusted",
+    "closing_balance",
+    "entry_count",
+)
 STATEMENT_ROW_TYPE = Types.ROW_NAMED(
-    [
-        "member_id",
-        "month",
-        "opening_balance",
-        "earned",
-        "reversed",
-        "redeemed",
-        "expired",
-        "adjusted",
-        "closing_balance",
-        "entry_count",
-    ],
-    [Types.STRING(), Types.STRING(), *(Types.LONG() for _ in range(8))],
+    list(STATEMENT_FIELDS), [Types.STRING(), Types.STRING(), *(Types.LONG() for _ in range(8))]
 )
 STATEMENT_COLUMNS = """
     member_id STRING NOT NULL,
@@ -427,19 +431,7 @@ def timer_times(state: MemberState | None, book: StatementBook, rules: Rules, la
 
 
 def ledger_row(entry: LedgerEntry) -> Row:
-    return Row(
-        entry.entry_id,
-        entry.member_id,
-        entry.kind,
-        entry.points,
-        entry.balance_after,
-        entry.reason,
-        entry.rule_id,
-        entry.rules_version,
-        entry.source_event_id,
-        entry.related_event_id,
-        entry.event_time_ms,
-    )
+    return Row(*(getattr(entry, name) for name in LEDGER_FIELDS))
 
 
 def member_row(snapshot: MemberSnapshot) -> Row:
@@ -460,18 +452,7 @@ def member_row(snapshot: MemberSnapshot) -> Row:
 
 
 def statement_row(statement: MonthlyStatement) -> Row:
-    return Row(
-        statement.member_id,
-        statement.month,
-        statement.opening_balance,
-        statement.earned,
-        statement.reversed,
-        statement.redeemed,
-        statement.expired,
-        statement.adjusted,
-        statement.closing_balance,
-        statement.entry_count,
-    )
+    return Row(*(getattr(statement, name) for name in STATEMENT_FIELDS))
 
 
 def balance_record(snapshot: MemberSnapshot) -> dict[str, Any]:

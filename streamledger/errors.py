@@ -6,6 +6,8 @@ should not have to read a 200-line Java stack trace to learn that port 19092 is 
 
 from __future__ import annotations
 
+import re
+
 
 class StreamledgerError(Exception):
     """Base class: ``str()`` is the one line the CLI prints."""
@@ -51,5 +53,26 @@ class JobFailedError(StreamledgerError):
 class NonRestoredStateError(StreamledgerError):
     """A savepoint holds state for an operator (a uid) the job being started no longer has.
 
-    Flink refuses such a restore rather than silently dropping that state; the user decides.
+    Flink refuses such a restore rather than silently dropping that state (a renamed uid orphans
+    it, and balances or lifecycles would be lost without anyone noticing); the user decides.
     """
+
+    #: How Flink refuses such a restore (``Checkpoints.loadAndValidateCheckpoint``), deep in a
+    #: JobInitializationException, embedded or in the output of ``flink run``.
+    _FLINK_REFUSAL = re.compile(
+        r"Failed to rollback to checkpoint/savepoint (?P<path>\S+)\. Cannot map checkpoint/savepoint "
+        r"state for operator (?P<operator>[0-9a-f]+) to the new program"
+    )
+
+    @classmethod
+    def in_flink_output(cls, job: str, text: str) -> NonRestoredStateError | None:
+        """The error for ``job`` if ``text`` (a Java exception, a client's output) is that refusal."""
+        found = cls._FLINK_REFUSAL.search(text)
+        if found is None:
+            return None
+        return cls(
+            f"{found['path']} holds state of operator {found['operator']}, which this version of {job} "
+            "does not have (its uid changed or the operator was removed)",
+            "if dropping that state is intended, start with --allow-non-restored-state "
+            "(allow_non_restored_state=True)",
+        )

@@ -8,10 +8,14 @@ Deploying runs Flink's own client (``bin/flink run -d -pym jobs.<module>``) from
 distribution: that is what builds the job graph with the Python driver, exactly as the Kubernetes
 operator's ``PythonDriver`` does. Savepoints are taken in the canonical (portable) format, so a
 redeploy may change the state backend or the job's code.
+
+A replay (:func:`run_replay`) runs embedded instead: it rebuilds a job's projections from its input
+log into outputs of its own, beside the live ones, so the two can be compared before switching.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -20,14 +24,24 @@ import time
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobs.registry import JobEntry, job
+from jobs.registry import JOBS, JobEntry, job
 from streamledger import kafka_clients
 from streamledger.config import ENV_PREFIX, Settings
-from streamledger.errors import JobFailedError, ServiceUnavailableError, StreamledgerError
-from streamledger.stack import toolchain
+from streamledger.errors import (
+    ConfigError,
+    JobFailedError,
+    NonRestoredStateError,
+    ServiceUnavailableError,
+    StreamledgerError,
+)
+from streamledger.stack import iceberg_catalog, toolchain
 from streamledger.stack.flink_cluster import FlinkCluster, pyflink_home
+
+if TYPE_CHECKING:
+    from jobs.entrypoints import JobEntrypoints
+    from jobs.runner import RunReport
 
 _ACTIVE = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING", "FAILING", "CANCELLING")
 _SUBMITTED = re.compile(r"JobID ([0-9a-f]{32})")
@@ -163,13 +177,39 @@ class Operations:
         )
         found = _SUBMITTED.search(result.stdout)
         if result.returncode != 0 or found is None:
+            output = result.stdout + result.stderr
+            refusal = NonRestoredStateError.in_flink_output(name, output)
+            if refusal is not None:
+                raise refusal
             raise JobFailedError(
-                f"deploying {name} failed: {_cause(result.stdout + result.stderr)}",
-                "a savepoint whose state this job version cannot map needs --allow-non-restored-state"
-                if "allowNonRestoredState" in result.stdout + result.stderr
-                else f"see {self.cluster.directory / 'log'}",
+                f"deploying {name} failed: {_cause(output)}", f"see {self.cluster.directory / 'log'}"
             )
-        return found.group(1)
+        job_id = found.group(1)
+        self._wait_until_started(name, job_id, timeout_s)
+        return job_id
+
+    def _wait_until_started(self, name: str, job_id: str, timeout_s: float) -> None:
+        """A detached submission returns once the cluster accepted the job; restoring its state
+        happens after that. Wait until it runs, so a refused restore fails the deploy, in one line."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.cluster.rest(f"/jobs/{job_id}")["state"]
+            if state in ("RUNNING", "FINISHED"):
+                return
+            if state in ("FAILED", "CANCELED"):
+                root = self.cluster.rest(f"/jobs/{job_id}/exceptions").get("root-exception") or state
+                refusal = NonRestoredStateError.in_flink_output(name, root)
+                if refusal is not None:
+                    raise refusal
+                raise JobFailedError(
+                    f"{name} ({job_id}) failed while starting: {_cause(root)}",
+                    f"see {self.cluster.directory / 'log'}",
+                )
+            time.sleep(0.5)
+        raise JobFailedError(
+            f"{name} ({job_id}) did not start within {timeout_s:.0f} s",
+            f"see {self.cluster.directory / 'log'}",
+        )
 
     def redeploy(self, name: str, *, allow_non_restored_state: bool = False) -> tuple[str, str]:
         """Stop ``name`` with a savepoint and start the current code from it: (savepoint, new job ID)."""
@@ -237,3 +277,36 @@ def wait_for_checkpoints(ops: Operations, name: str, completed: int, timeout_s: 
 def savepoint_path(location: str) -> Path:
     """A savepoint location (``file:/...``) as a local path."""
     return Path(location.removeprefix("file:"))
+
+
+def replay_settings(settings: Settings, job_name: str, replay_id: str) -> Settings:
+    """The live input, and everything the replay writes fresh: topics prefixed ``replay-<id>``, its
+    own Iceberg catalog and warehouse, its own state directory under ``replays/<id>``."""
+    entry = JOBS[job_name].load().ENTRYPOINTS
+    input_field = next(
+        f for f in settings.topic_fields if getattr(settings, f) == entry.input_topic(settings)
+    )
+    root = settings.state_dir / "replays" / replay_id
+    renamed = settings.with_topic_prefix(f"replay-{replay_id}")
+    return dataclasses.replace(
+        renamed,
+        **{input_field: getattr(settings, input_field)},
+        state_root=root,
+        catalog_db=root / "catalog" / "iceberg_catalog.db",
+        warehouse=root / "warehouse",
+    )
+
+
+def run_replay(live: Settings, job: str, replay_id: str, start: str | int | Path | None = None) -> RunReport:
+    """Create the replay's fresh outputs (idempotent) and run it until it has caught up."""
+    from streamledger.stack.local_stack import LocalStack
+
+    if not replay_id.replace("-", "").isalnum():
+        raise ConfigError(f"--id {replay_id!r} must be letters, digits and dashes")
+    settings = replay_settings(live, job, replay_id)
+    LocalStack(settings).kafka.ensure_topics()
+    iceberg_catalog.initialize(settings)
+    entrypoints: JobEntrypoints = JOBS[job].load().ENTRYPOINTS
+    if isinstance(start, Path):
+        return entrypoints.replay(settings, replay_id, restore_from=start)
+    return entrypoints.replay(settings, replay_id, start=start)

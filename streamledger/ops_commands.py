@@ -7,20 +7,16 @@ Thin command-line layer over :mod:`streamledger.operations` (the cluster) and
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.registry import JOBS
 from streamledger.config import Settings
-from streamledger.errors import ConfigError
-from streamledger.operations import Operations
-from streamledger.stack import iceberg_catalog
+from streamledger.operations import Operations, replay_settings, run_replay
 
 if TYPE_CHECKING:
-    from jobs.entrypoints import JobEntrypoints
-    from jobs.runner import RunReport
+    pass
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,24 +97,6 @@ def _redeploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def replay_settings(settings: Settings, job_name: str, replay_id: str) -> Settings:
-    """The live input, and everything the replay writes fresh: topics prefixed ``replay-<id>``, its
-    own Iceberg catalog and warehouse, its own state directory under ``replays/<id>``."""
-    entry = JOBS[job_name].load().ENTRYPOINTS
-    input_field = next(
-        f for f in settings.topic_fields if getattr(settings, f) == entry.input_topic(settings)
-    )
-    root = settings.state_dir / "replays" / replay_id
-    renamed = settings.with_topic_prefix(f"replay-{replay_id}")
-    return dataclasses.replace(
-        renamed,
-        **{input_field: getattr(settings, input_field)},
-        state_root=root,
-        catalog_db=root / "catalog" / "iceberg_catalog.db",
-        warehouse=root / "warehouse",
-    )
-
-
 def replay_start(value: str) -> str | int | Path:
     """``--from``: "earliest", a savepoint directory, or an ISO-8601 time with zone (epoch ms)."""
     if value == "earliest":
@@ -135,21 +113,6 @@ def replay_start(value: str) -> str | int | Path:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z or an offset such as +01:00")
     return int(moment.timestamp() * 1000)
-
-
-def run_replay(live: Settings, job: str, replay_id: str, start: str | int | Path | None = None) -> RunReport:
-    """Create the replay's fresh outputs (idempotent) and run it until it has caught up."""
-    from streamledger.stack.local_stack import LocalStack
-
-    if not replay_id.replace("-", "").isalnum():
-        raise ConfigError(f"--id {replay_id!r} must be letters, digits and dashes")
-    settings = replay_settings(live, job, replay_id)
-    LocalStack(settings).kafka.ensure_topics()
-    iceberg_catalog.initialize(settings)
-    entrypoints: JobEntrypoints = JOBS[job].load().ENTRYPOINTS
-    if isinstance(start, Path):
-        return entrypoints.replay(settings, replay_id, restore_from=start)
-    return entrypoints.replay(settings, replay_id, start=start)
 
 
 def _replay(args: argparse.Namespace) -> int:

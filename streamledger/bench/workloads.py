@@ -48,8 +48,6 @@ class Workload:
     """How the harness drives and observes one job."""
 
     job: str
-    module: str
-    input_topic: Callable[[Settings], str]
     output_topic: Callable[[Settings], str]
     output_schema: str
     matching: Matching
@@ -62,9 +60,14 @@ class Workload:
     producer_config: Callable[[Sequence[BenchRecord]], dict[str, Any]] = field(default=lambda _records: {})
 
     def load(self) -> Any:
-        import importlib
+        """The job's module, as :data:`jobs.registry.JOBS` names it."""
+        from jobs.registry import job
 
-        return importlib.import_module(self.module)
+        return job(self.job).load()
+
+    def input_topic(self, settings: Settings) -> str:
+        """The topic the job reads, as the job itself declares it."""
+        return str(self.load().ENTRYPOINTS.input_topic(settings))
 
 
 # ---------------------------------------------------------------------------------------- generators
@@ -157,8 +160,6 @@ WORKLOADS: dict[str, Workload] = {
     for w in (
         Workload(
             job="account-balances",
-            module="jobs.account_balances",
-            input_topic=lambda s: s.postings_topic,
             output_topic=lambda s: s.balances_topic,
             output_schema="ledger.BalanceUpdate",
             matching="event",
@@ -167,8 +168,6 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             job="payment-lifecycle",
-            module="jobs.payment_lifecycle",
-            input_topic=lambda s: s.payments_input_topic,
             output_topic=lambda s: s.payments_status_topic,
             output_schema="payments.PaymentStatus",
             matching="key",
@@ -179,8 +178,6 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             job="loyalty-accrual",
-            module="jobs.loyalty_accrual",
-            input_topic=lambda s: s.loyalty_events_topic,
             output_topic=lambda s: s.loyalty_balances_topic,
             output_schema="loyalty.PointsBalance",
             matching="key",
@@ -189,8 +186,6 @@ WORKLOADS: dict[str, Workload] = {
         ),
         Workload(
             job="fraud-cep",
-            module="jobs.fraud_cep",
-            input_topic=lambda s: s.fraud_events_topic,
             output_topic=lambda s: s.fraud_alerts_topic,
             output_schema="fraud.Alert",
             matching="key",

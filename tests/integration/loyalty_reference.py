@@ -23,6 +23,7 @@ from pyflink.table import TableEnvironment
 
 from jobs import loyalty_accrual
 from jobs.builder import batch_table_environment
+from jobs.loyalty_accrual import LEDGER_FIELDS, STATEMENT_FIELDS
 from operators.loyalty import (
     SCHEMA_NAME,
     AccrualConfig,
@@ -323,34 +324,13 @@ def members_table(settings: Settings) -> list[dict[str, Any]]:
 
 
 def ledger_tuple(entry: LedgerEntry) -> tuple[Any, ...]:
-    return (
-        entry.entry_id,
-        entry.member_id,
-        entry.kind,
-        entry.points,
-        entry.balance_after,
-        entry.reason,
-        entry.rule_id,
-        entry.rules_version,
-        entry.source_event_id,
-        entry.related_event_id,
-        entry.event_time_ms,
-    )
+    """A reference ledger entry as the ledger table holds it (the table's columns, in order)."""
+    return tuple(getattr(entry, name) for name in LEDGER_FIELDS)
 
 
 def statement_tuple(s: MonthlyStatement) -> tuple[Any, ...]:
-    return (
-        s.member_id,
-        s.month,
-        s.opening_balance,
-        s.earned,
-        s.reversed,
-        s.redeemed,
-        s.expired,
-        s.adjusted,
-        s.closing_balance,
-        s.entry_count,
-    )
+    """A reference statement as the statements table holds it."""
+    return tuple(getattr(s, name) for name in STATEMENT_FIELDS)
 
 
 def balance_history(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:

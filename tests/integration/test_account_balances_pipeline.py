@@ -20,9 +20,11 @@ from state.codec import StateCodec
 from streamledger import kafka_clients
 from streamledger.config import Settings
 from streamledger.generators import postings as posting_generator
-from streamledger.ops_commands import replay_settings, run_replay
+from streamledger.operations import replay_settings, run_replay
 from streamledger.reference import ExpectedBalances, expected_balances
 from streamledger.stack import iceberg_catalog
+
+from .state_recording import RecordingCodec
 
 pytestmark = pytest.mark.stack
 
@@ -203,25 +205,6 @@ def test_flink_and_pyiceberg_see_the_same_table_and_snapshots(isolated: Settings
     assert flink_count == len(_iceberg_rows(isolated)) > len(expected.rows)
 
 
-class _RecordingCodec:
-    """Delegates to a state codec and records the version byte of every value it writes/reads,
-    so the test can tell which schema version really went through keyed state."""
-
-    def __init__(self, codec: StateCodec) -> None:
-        self.codec = codec
-        self.written: list[int] = []
-        self.read: list[int] = []
-
-    def encode(self, record: dict[str, Any]) -> bytes:
-        data = self.codec.encode(record)
-        self.written.append(data[0])
-        return data
-
-    def decode(self, data: bytes) -> dict[str, Any]:
-        self.read.append(data[0])
-        return self.codec.decode(data)
-
-
 def test_state_v2_job_resumes_from_a_v1_savepoint_with_balances_intact(
     isolated: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,7 +215,7 @@ def test_state_v2_job_resumes_from_a_v1_savepoint_with_balances_intact(
     read, and carries on with every balance intact. The embedded MiniCluster runs the Python
     workers in this process, which is what lets the test see the versions that went through state.
     """
-    previous = _RecordingCodec(
+    previous = RecordingCodec(
         StateCodec("account_balance", current_version=2, upgrades=BALANCE_STATE.upgrades, write_version=1)
     )
     monkeypatch.setattr(account_balances, "BALANCE_STATE", previous)
@@ -240,7 +223,7 @@ def test_state_v2_job_resumes_from_a_v1_savepoint_with_balances_intact(
     first = account_balances.run_until_caught_up(isolated)
     assert previous.written and set(previous.written) == {1}
 
-    current = _RecordingCodec(BALANCE_STATE)
+    current = RecordingCodec(BALANCE_STATE)
     monkeypatch.setattr(account_balances, "BALANCE_STATE", current)
     _produce(isolated, events=300, seed=42)
     expected = _produce(isolated, events=200, seed=41)  # redeliveries: dedupe state carried over too

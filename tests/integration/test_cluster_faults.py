@@ -25,7 +25,6 @@ from typing import TypeVar
 import pytest
 
 from jobs import fraud_cep, loyalty_accrual
-from operators.cep.alerts import Alert
 from operators.cep.fraud_events import EventKind, FraudEvent
 from operators.loyalty import AccrualConfig, PiiKey, load_rules
 from schemas import AvroCodec
@@ -34,7 +33,6 @@ from streamledger.config import Settings
 from streamledger.generators import fraud as fraud_generator
 from streamledger.generators.fraud import Interval, comparable, reference_alerts
 from streamledger.operations import JobNotFoundError, Operations
-from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
 
 from . import loyalty_reference as loyalty
@@ -46,12 +44,12 @@ from .cluster_support import (
     standalone_cluster,
     wait_until_consumed,
 )
+from .fraud_outputs import committed_alerts, iceberg_alerts
 
 pytestmark = pytest.mark.stack
 
 T = TypeVar("T")
 HOUR = 3_600_000
-ALERT = AvroCodec("fraud.Alert")
 DEAD_LETTER = AvroCodec("streamledger.DeadLetter")
 
 
@@ -144,29 +142,6 @@ def test_loyalty_accrual_loses_and_duplicates_nothing_through_crashes_and_a_brok
 # ------------------------------------------------------------------------------------ fraud-cep
 
 
-def _alerts_on_kafka(settings: Settings) -> list[Alert]:
-    log = kafka_clients.read_topic(settings, settings.fraud_alerts_topic)
-    return [Alert.from_record(ALERT.decode(r.value)) for r in log if r.value is not None]
-
-
-def _alerts_in_iceberg(settings: Settings) -> list[Alert]:
-    table = iceberg_catalog.load(settings).load_table(
-        f"{fraud_cep.ICEBERG_NAMESPACE}.{fraud_cep.ICEBERG_TABLE}"
-    )
-    return [
-        Alert(
-            rule_id=r["rule_id"],
-            rule_version=r["rule_version"],
-            key=r["customer"],
-            event_ids=tuple(r["event_ids"]),
-            score=r["score"],
-            detected_at=round(r["detected_at"].timestamp() * 1000),
-            event_times=tuple(r["event_times"]),
-        )
-        for r in table.scan().to_arrow().to_pylist()
-    ]
-
-
 def test_fraud_cep_loses_and_duplicates_nothing_through_crashes_and_a_broker_restart(
     cluster: Settings, local_stack: LocalStack, tmp_path: Path
 ) -> None:
@@ -198,10 +173,10 @@ def test_fraud_cep_loses_and_duplicates_nothing_through_crashes_and_a_broker_res
 
     expected = reference_alerts([*events, *sentinels], [Interval(rule, start - HOUR) for rule in rules])
     assert len(expected) > 50, "the generated input must exercise the rules"
-    on_kafka = _alerts_on_kafka(settings)
+    on_kafka = committed_alerts(settings)
     assert max(Counter(a.alert_id for a in on_kafka).values()) == 1, "an alert was committed twice"
     assert comparable(on_kafka) == comparable(expected)
-    assert comparable(_alerts_in_iceberg(settings)) == comparable(expected)
+    assert comparable(iceberg_alerts(settings)) == comparable(expected)
     dead = [
         DEAD_LETTER.decode(r.value)
         for r in kafka_clients.read_topic(settings, settings.dead_letter_topic)

@@ -18,23 +18,20 @@ import pytest
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from jobs import fraud_cep, runner
-from operators.cep.alerts import Alert
 from operators.cep.fraud_events import EventKind, FraudEvent
 from schemas import AvroCodec
 from streamledger import kafka_clients
 from streamledger.config import Settings
 from streamledger.generators import fraud as generator
 from streamledger.generators.fraud import Interval, comparable, reference_alerts
-from streamledger.stack import iceberg_catalog
 from streamledger.stack.local_stack import LocalStack
 
+from .fraud_outputs import ALERT, committed_alerts, iceberg_alerts
 from .stack_support import isolated_settings
 
 pytestmark = pytest.mark.stack
 
-ALERT = AvroCodec("fraud.Alert")
 DEAD_LETTER = AvroCodec("streamledger.DeadLetter")
-TABLE = f"{fraud_cep.ICEBERG_NAMESPACE}.{fraud_cep.ICEBERG_TABLE}"
 HOUR = 3_600_000
 
 
@@ -77,35 +74,11 @@ def _msg(rule: Mapping[str, Any]) -> tuple[bytes, bytes]:
     return generator.rule_message(rule)
 
 
-def _committed_alerts(settings: Settings) -> list[Alert]:
-    return [
-        Alert.from_record(ALERT.decode(r.value))
-        for r in kafka_clients.read_topic(settings, settings.fraud_alerts_topic)
-        if r.value is not None
-    ]
-
-
 def _dead_letters(settings: Settings) -> list[dict[str, Any]]:
     return [
         DEAD_LETTER.decode(r.value)
         for r in kafka_clients.read_topic(settings, settings.dead_letter_topic)
         if r.value is not None
-    ]
-
-
-def _iceberg_alerts(settings: Settings) -> list[Alert]:
-    rows = iceberg_catalog.load(settings).load_table(TABLE).scan().to_arrow().to_pylist()
-    return [
-        Alert(
-            rule_id=r["rule_id"],
-            rule_version=r["rule_version"],
-            key=r["customer"],
-            event_ids=tuple(r["event_ids"]),
-            score=r["score"],
-            detected_at=round(r["detected_at"].timestamp() * 1000),
-            event_times=tuple(r["event_times"]),
-        )
-        for r in rows
     ]
 
 
@@ -186,7 +159,7 @@ def bounded_run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactor
 
 def test_alerts_on_kafka_equal_the_reference(bounded_run: BoundedRun) -> None:
     expected = reference_alerts(bounded_run.events, bounded_run.intervals)
-    found = _committed_alerts(bounded_run.settings)
+    found = committed_alerts(bounded_run.settings)
     assert len(expected) > 50, "the generated input must exercise the rules"
     assert comparable(found) == comparable(expected)
     assert all(ALERT.decode(ALERT.encode(a.to_avro_record()))["alert_id"] == a.alert_id for a in found)
@@ -194,13 +167,13 @@ def test_alerts_on_kafka_equal_the_reference(bounded_run: BoundedRun) -> None:
 
 def test_alerts_in_iceberg_equal_the_reference(bounded_run: BoundedRun) -> None:
     expected = reference_alerts(bounded_run.events, bounded_run.intervals)
-    assert comparable(_iceberg_alerts(bounded_run.settings)) == comparable(expected)
+    assert comparable(iceberg_alerts(bounded_run.settings)) == comparable(expected)
 
 
 def test_rule_changes_take_effect_from_their_timestamp(bounded_run: BoundedRun) -> None:
     """Each change splits a rule's alerts exactly at its timestamp, and the split matters: the
     same rules without the changes would have produced different alerts."""
-    found = _committed_alerts(bounded_run.settings)
+    found = committed_alerts(bounded_run.settings)
     points = bounded_run.change_points
     by_version = Counter((a.rule_id, a.rule_version) for a in found)
     assert by_version[("velocity", 1)] > 0 and by_version[("velocity", 2)] > 0
@@ -319,7 +292,7 @@ def test_rules_published_while_the_job_runs_apply_from_their_timestamp(isolated:
         publish_changes,
     )
     steps.then(lambda: steps.consumed(isolated.fraud_rules_topic), produce_phase2)
-    steps.then(lambda: len(_committed_alerts(isolated)) >= len(expected), lambda: None)
+    steps.then(lambda: len(committed_alerts(isolated)) >= len(expected), lambda: None)
 
     report = runner.run_until_caught_up(
         fraud_cep.JOB_NAME,
@@ -334,7 +307,7 @@ def test_rules_published_while_the_job_runs_apply_from_their_timestamp(isolated:
     )
     assert report.restored_from is None
 
-    found = _committed_alerts(isolated)
+    found = committed_alerts(isolated)
     assert comparable(found) == comparable(expected)
     assert {("velocity", 2), ("large-pairs", 1), ("failed-logins", 1)} <= {
         (a.rule_id, a.rule_version) for a in found

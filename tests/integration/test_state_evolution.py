@@ -19,7 +19,6 @@ from pyflink.datastream import DataStream
 import state.fraud_cep
 import state.payment_lifecycle
 from jobs import account_balances, fraud_cep, payment_lifecycle, runner
-from operators.cep.alerts import Alert
 from operators.cep.fraud_events import EventKind, FraudEvent
 from schemas import AvroCodec
 from state.codec import StateCodec
@@ -34,6 +33,7 @@ from streamledger.generators import postings as posting_generator
 from streamledger.generators.fraud import Interval, comparable, reference_alerts
 from streamledger.reference import expected_balances
 
+from .fraud_outputs import committed_alerts
 from .payment_reference import (
     MAX_MESSAGE_BYTES,
     committed_statuses,
@@ -42,19 +42,18 @@ from .payment_reference import (
     with_message_limit,
     without_sla,
 )
-from .test_account_balances_pipeline import _RecordingCodec
+from .state_recording import RecordingCodec
 
 pytestmark = pytest.mark.stack
 
-ALERT = AvroCodec("fraud.Alert")
 DEAD_LETTER = AvroCodec("streamledger.DeadLetter")
 BALANCE = AvroCodec("ledger.BalanceUpdate")
 HOUR = 3_600_000
 
 
-def _previous_release(codec: StateCodec) -> _RecordingCodec:
+def _previous_release(codec: StateCodec) -> RecordingCodec:
     """``codec`` writing the version the release before it wrote, recording what went through."""
-    return _RecordingCodec(
+    return RecordingCodec(
         StateCodec(codec.name, codec.current_version, codec.upgrades, write_version=codec.current_version - 1)
     )
 
@@ -72,7 +71,7 @@ def test_payment_lifecycles_in_flight_survive_a_v1_savepoint(
     assert previous.written and set(previous.written) == {1}
     at_savepoint = committed_statuses(settings)
 
-    current = _RecordingCodec(PAYMENT_STATE)
+    current = RecordingCodec(PAYMENT_STATE)
     monkeypatch.setattr(state.payment_lifecycle, "PAYMENT_STATE", current)
     payment_generator.produce(settings, settings.payments_input_topic, records[split:])
     second = payment_lifecycle.run_until_caught_up(settings)
@@ -89,14 +88,6 @@ def test_payment_lifecycles_in_flight_survive_a_v1_savepoint(
     assert len(continued) >= 5
     assert without_sla(committed_statuses(settings)) == without_sla(expected.statuses)
     assert timeline_rows(settings) == expected.timeline
-
-
-def _committed_alerts(settings: Settings) -> list[Alert]:
-    return [
-        Alert.from_record(ALERT.decode(r.value))
-        for r in kafka_clients.read_topic(settings, settings.fraud_alerts_topic)
-        if r.value is not None
-    ]
 
 
 def test_cep_partial_matches_and_buffered_events_survive_a_v1_savepoint(
@@ -126,7 +117,7 @@ def test_cep_partial_matches_and_buffered_events_survive_a_v1_savepoint(
     first = fraud_cep.run_until_caught_up(isolated)
     assert previous.written and set(previous.written) == {1}
 
-    current = _RecordingCodec(PENDING_STATE)
+    current = RecordingCodec(PENDING_STATE)
     monkeypatch.setattr(state.fraud_cep, "PENDING_STATE", current)
     fraud_generator.produce(
         isolated, isolated.fraud_events_topic, fraud_generator.to_records([*events[split:], *sentinels])
@@ -138,7 +129,7 @@ def test_cep_partial_matches_and_buffered_events_survive_a_v1_savepoint(
         isolated.fraud_events_topic,
         targets=lambda: (
             kafka_clients.end_offsets(isolated, isolated.fraud_events_topic)
-            if len(_committed_alerts(isolated)) >= len(expected)
+            if len(committed_alerts(isolated)) >= len(expected)
             else None
         ),
         timeout_s=300,
@@ -146,7 +137,7 @@ def test_cep_partial_matches_and_buffered_events_survive_a_v1_savepoint(
     assert second.restored_from == first.savepoint.removeprefix("file:")
     assert 1 in current.read and set(current.written) == {2}
 
-    assert comparable(_committed_alerts(isolated)) == comparable(expected)
+    assert comparable(committed_alerts(isolated)) == comparable(expected)
     dead = kafka_clients.read_topic(isolated, isolated.dead_letter_topic)
     assert not [r for r in dead if DEAD_LETTER.decode(r.value)["error_type"] == "LATE_EVENT"]
 

@@ -97,7 +97,7 @@ def test_json_postings_keep_keys_timestamps_and_corrupt_bytes() -> None:
 @pytest.mark.parametrize("job", sorted(workloads.WORKLOADS))
 def test_every_job_has_a_workload_that_generates_exactly_n_records(job: str) -> None:
     spec = workloads.workload(job)
-    assert spec.module == f"jobs.{job.replace('-', '_')}"
+    assert job == spec.load().JOB_NAME
     records = spec.generate(GeneratorOptions(events=300, keys=15, seed=5))
     assert len(records) == 300
     with_ids = [r for r in records if r.ids]

@@ -63,7 +63,7 @@ def test_rest_catalog_registers_in_flink_with_its_uri_and_warehouse() -> None:
 
 
 def test_a_replay_reads_the_live_input_and_writes_only_fresh_outputs(tmp_path: Path) -> None:
-    from streamledger.ops_commands import replay_settings
+    from streamledger.operations import replay_settings
 
     live = Settings.from_env(environ={}, state_root=tmp_path)
     replay = replay_settings(live, "payment-lifecycle", "r1")

@@ -13,7 +13,8 @@ import pytest
 from jobs.account_balances import ENTRYPOINTS
 from streamledger.config import Settings
 from streamledger.errors import ConfigError
-from streamledger.ops_commands import replay_settings, replay_start
+from streamledger.operations import replay_settings
+from streamledger.ops_commands import replay_start
 
 
 def test_from_accepts_earliest_times_with_a_zone_and_savepoint_directories(tmp_path: Path) -> None:
