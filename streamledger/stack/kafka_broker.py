@@ -73,7 +73,7 @@ class KafkaBroker:
         if not (self.data_dir / "meta.properties").is_file():
             self._format_storage()
         self.process.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.process.start(self._java_argv(_MAIN_CLASS, str(self.config_file)))
+        self.process.start(self.java_argv(_MAIN_CLASS, str(self.config_file)))
         ready = processes.wait_until(
             self._metadata_available,
             timeout_s=s.kafka_start_timeout_s,
@@ -190,7 +190,9 @@ class KafkaBroker:
             return False
         return bool(metadata.brokers)
 
-    def _java_argv(self, main_class: str, *args: str) -> list[str]:
+    def java_argv(self, main_class: str, *args: str) -> list[str]:
+        """A JVM command line running ``main_class`` from the broker's jars (the broker itself, its
+        storage tool, or a diagnostic such as ``kafka.tools.DumpLogSegments``)."""
         log4j = self.directory / "config" / "log4j2.properties"
         return [
             toolchain.java_executable(),
@@ -210,7 +212,7 @@ class KafkaBroker:
         import subprocess
 
         cluster_id = new_cluster_id()
-        argv = self._java_argv(
+        argv = self.java_argv(
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
         )
         result = subprocess.run(argv, capture_output=True, text=True, check=False)

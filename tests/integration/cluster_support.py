@@ -96,19 +96,35 @@ def kill_taskmanager(
     time.sleep(delay)
     print(f"{job}: kill -9 TaskManager after {more} more checkpoint(s) + {delay:.2f} s")
     stack = LocalStack(settings)
-    at_kill = ops.status(ops.find(job)).completed_checkpoints
-    killed_at = time.monotonic()
+    killed_at = time.time()
     stack.flink.taskmanager.kill()
     while_down()
     stack.up(["flink"])
-    restarted_at = time.monotonic()
+    restored_ms, first_output_ms = _first_checkpoint_after_restore(ops, job, since_ms=int(killed_at * 1000))
     # Outputs become visible when a checkpoint completes: the first one after the restore is the
     # first new output (a measurement, printed; not a pass/fail criterion).
-    wait_for_checkpoints(ops, job, completed=at_kill + 1, timeout_s=240)
     print(
-        f"{job}: first checkpoint after the restore {time.monotonic() - restarted_at:.1f} s after the new "
-        f"TaskManager started ({time.monotonic() - killed_at:.1f} s after the kill)"
+        f"{job}: restored from its last checkpoint {restored_ms / 1000 - killed_at:.1f} s after the kill; "
+        f"first new output (checkpoint completed) {(first_output_ms - restored_ms) / 1000:.1f} s after "
+        "the restore"
     )
+
+
+def _first_checkpoint_after_restore(ops: Operations, job: str, since_ms: int) -> tuple[int, int]:
+    """(restore time, completion time of the first checkpoint triggered after it), epoch ms, for
+    the restore that happened after ``since_ms``."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            latest = ops.cluster.rest(f"/jobs/{ops.find(job).job_id}/checkpoints").get("latest") or {}
+        except Exception:  # the job is restarting
+            latest = {}
+        restored = (latest.get("restored") or {}).get("restore_timestamp", 0)
+        completed = latest.get("completed") or {}
+        if restored > since_ms and completed.get("trigger_timestamp", 0) > restored:
+            return int(restored), int(completed["latest_ack_timestamp"])
+        time.sleep(0.5)
+    raise AssertionError(f"{job} did not restore and complete a checkpoint within 240 s of the kill")
 
 
 def restart_broker(local_stack: LocalStack, job: str, rng: random.Random) -> None:
@@ -119,3 +135,50 @@ def restart_broker(local_stack: LocalStack, job: str, rng: random.Random) -> Non
     local_stack.down(["kafka"])
     time.sleep(down)
     local_stack.up(["kafka"])
+
+
+def repeated_records(settings: Settings, local_stack: LocalStack, topic: str) -> str:
+    """Every record that appears more than once (same key and value) in a read_committed read of
+    ``topic``, with the log batches that hold each copy; empty when there are none.
+
+    A repeat in a projection topic is either a job that emitted the same row twice or a sink that
+    committed one row twice; the batch headers (producer id and epoch, transactional or not) and
+    the transaction markers around each copy tell which.
+    """
+    copies: dict[tuple[int, bytes | None, bytes | None], list[int]] = {}
+    for record in kafka_clients.read_topic(settings, topic):
+        copies.setdefault((record.partition, record.key, record.value), []).append(record.offset)
+    repeats = {k: offsets for k, offsets in copies.items() if len(offsets) > 1}
+    if not repeats:
+        return ""
+    lines = []
+    for (partition, key, _), offsets in sorted(repeats.items()):
+        lines.append(f"{topic}-{partition} key {key!r} at offsets {offsets}")
+        lines.extend(_batches_holding(local_stack, topic, partition, offsets))
+    return "\n".join(lines)
+
+
+def _batches_holding(local_stack: LocalStack, topic: str, partition: int, offsets: list[int]) -> list[str]:
+    """The batch header (and the next control batch of the same producer) for each offset, read
+    from the broker's segment files with Kafka's own DumpLogSegments tool."""
+    import subprocess
+
+    broker = local_stack.kafka
+    segments = sorted(str(p) for p in (broker.data_dir / f"{topic}-{partition}").glob("*.log"))
+    argv = broker.java_argv("kafka.tools.DumpLogSegments", "--files", ",".join(segments))
+    dump = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.splitlines()
+    batches = [line for line in dump if line.startswith("baseOffset:")]
+    found = []
+    for offset in offsets:
+        for i, batch in enumerate(batches):
+            fields = batch.split()
+            base, last = int(fields[1]), int(fields[3])
+            if base <= offset <= last:
+                producer = fields[fields.index("producerId:") + 1]
+                same_producer = f"producerId: {producer} "
+                marker = next(
+                    (b for b in batches[i + 1 :] if "isControl: true" in b and same_producer in b),
+                    "no control batch after it",
+                )
+                found.append(f"  offset {offset}: {batch}\n    then: {marker}")
+    return found

@@ -24,7 +24,7 @@ import pytest
 from jobs.runner import latest_restore_point
 from streamledger import kafka_clients
 from streamledger.config import Settings
-from streamledger.errors import StreamledgerError
+from streamledger.errors import NonRestoredStateError, StreamledgerError
 from streamledger.operations import JobNotFoundError, Operations, savepoint_path, wait_for_checkpoints
 from streamledger.stack.local_stack import LocalStack
 
@@ -32,6 +32,7 @@ from .cluster_support import (
     fault_rng,
     kill_taskmanager,
     namespace,
+    repeated_records,
     restart_broker,
     standalone_cluster,
     wait_until_consumed,
@@ -67,16 +68,17 @@ def _caught_up(settings: Settings) -> None:
     wait_until_consumed(settings, JOB, settings.payments_input_topic)
 
 
-def _assert_outputs_equal_the_reference(settings: Settings) -> None:
+def _assert_outputs_equal_the_reference(settings: Settings, local_stack: LocalStack) -> None:
     expected = reference(settings, every_deadline_passed=False)
     assert len(expected.statuses) >= 100, "the input must exercise the job"
     assert without_sla(committed_statuses(settings)) == without_sla(expected.statuses)
     assert timeline_rows(settings) == expected.timeline
+    # Every update the job made once is committed once: the job never emits the same row twice
+    # (an update is emitted only when the published row changes), so a repeat is a duplicate.
+    repeats = repeated_records(settings, local_stack, settings.payments_status_topic)
+    assert not repeats, f"status updates committed more than once:\n{repeats}"
     # Each payment's updates in version order (the topic is keyed by payment: one payment's
-    # updates share a partition, in the order the job made them). Not yet asserted: that no
-    # identical update appears twice — one run (two TaskManager kills, fault seed 764173) committed
-    # one status update twice while statuses and timeline still equalled the reference; open in
-    # the exactly-once issue until its cause is found.
+    # updates share a partition, in the order the job made them).
     log = kafka_clients.read_topic(settings, settings.payments_status_topic)
     updates = [(r.key, r.value) for r in sorted(log, key=lambda r: (r.partition, r.offset)) if r.value]
     versions: dict[bytes | None, list[int]] = {}
@@ -120,12 +122,16 @@ def test_taskmanager_crashes_broker_restart_and_redeploy_lose_and_duplicate_noth
     assert stopped_at.startswith(f"file:{payments.savepoints_dir / JOB}")
     with pytest.raises(JobNotFoundError):
         ops.find(JOB)
+    # Another job cannot claim the lifecycle state in that savepoint: the deploy fails in one line
+    # instead of starting without it (the cluster refuses the restore after accepting the job).
+    with pytest.raises(NonRestoredStateError, match="--allow-non-restored-state"):
+        ops.deploy("account-balances", restore_from=stopped_at)
 
-    _assert_outputs_equal_the_reference(payments)
+    _assert_outputs_equal_the_reference(payments, local_stack)
 
 
 def test_after_losing_the_jobmanager_the_job_resumes_from_its_retained_checkpoint(
-    payments: Settings,
+    payments: Settings, local_stack: LocalStack
 ) -> None:
     """No HA: a killed JobManager takes the job with it. The runbook's recovery (bring the cluster
     back, deploy the job from its newest retained checkpoint) loses and duplicates nothing."""
@@ -158,7 +164,7 @@ def test_after_losing_the_jobmanager_the_job_resumes_from_its_retained_checkpoin
     _caught_up(payments)
     ops.savepoint(JOB, stop=True)
 
-    _assert_outputs_equal_the_reference(payments)
+    _assert_outputs_equal_the_reference(payments, local_stack)
 
 
 def test_operating_a_job_that_does_not_run_says_so_in_one_line(cluster: Settings) -> None:
