@@ -40,8 +40,14 @@ def ensure_port_free(host: str, port: int, what: str, env_var: str) -> None:
 
 
 def port_bindable(host: str, port: int) -> bool:
-    """True when a listener could bind host:port now (without SO_REUSEADDR, as Kafka binds)."""
+    """True when a JVM server could bind host:port now.
+
+    Java's server sockets set SO_REUSEADDR (Kafka's SocketServer and Flink's Netty and Pekko
+    endpoints all open them so), so connections of a predecessor in TIME_WAIT do not stop them:
+    probe the same way, and only a socket still listening there makes the port unbindable.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -50,11 +56,8 @@ def port_bindable(host: str, port: int) -> bool:
 
 
 def wait_until_bindable(host: str, port: int, what: str, env_var: str, timeout_s: float = 90.0) -> None:
-    """Wait out connections of a crashed predecessor lingering in TIME_WAIT; fail if someone listens.
-
-    After a broker is killed, the clients that talked to it leave connections in TIME_WAIT on its
-    port for up to a minute, and a new broker cannot bind until they expire.
-    """
+    """Fail in one line if someone listens on the port; wait while a predecessor is still letting go
+    of it (a killed broker's listening socket can outlive the process by a moment)."""
     ensure_port_free(host, port, what, env_var)
     if not wait_until(lambda: port_bindable(host, port), timeout_s=timeout_s, interval_s=0.5):
         raise PortInUseError(

@@ -21,8 +21,8 @@ _next_port_block = iter(range(39000, 39900, 10))
 def own_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Settings]:
     """A stack of this test's own (ports, state directory), always torn down.
 
-    Each test gets fresh ports: a killed broker's port stays unbindable while its connections
-    linger in TIME_WAIT, and waiting that out would only slow the suite down.
+    Each test gets fresh ports, so one test's daemons (or a leftover of a failed one) can never
+    be mistaken for another's.
     """
     base = next(_next_port_block)
     monkeypatch.setenv("STREAMLEDGER_KAFKA_PORT", str(base))

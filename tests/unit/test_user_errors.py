@@ -71,3 +71,19 @@ def test_settings_of_a_fresh_checkout_need_jars_first(tmp_path: Path) -> None:
     assert not toolchain.jars_present(settings)
     with pytest.raises(Exception, match="jars fetch"):
         toolchain.require_jars(settings)
+
+
+def test_connections_left_in_time_wait_do_not_hold_a_port_but_a_listener_does() -> None:
+    """A restarted broker must not wait a minute for its predecessor's closed connections: the JVM
+    binds with SO_REUSEADDR, and so does the probe. Someone listening still blocks it."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        assert not processes.port_bindable("127.0.0.1", port)  # listening
+        accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+        client.close()
+    assert processes.port_bindable("127.0.0.1", port)
