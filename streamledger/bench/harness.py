@@ -379,6 +379,7 @@ def run_benchmark(
     started_at = datetime.now(UTC)
     load_at_start = machine.load_average()
     run_dir = Path(tempfile.mkdtemp(prefix="streamledger-bench-"))
+    keep_run_dir = False
     suffix = uuid.uuid4().hex[:8]
     s = bench_settings(settings, options, run_dir, suffix)
     broker = KafkaBroker(s)
@@ -478,9 +479,10 @@ def run_benchmark(
         except StreamledgerError:
             raise
         except Exception as exc:  # py4j wraps the Java failure; one line is what the user needs
+            keep_run_dir = True  # the Flink log explains the failure
             raise JobFailedError(
                 f"{options.job} failed: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
-                f"see the Flink log in {s.state_dir / 'logs'}",
+                f"see the Flink log in {s.state_dir / 'logs'} (kept; delete {run_dir} when done)",
             ) from None
         wall = time.monotonic() - run_started
         outputs.drain()
@@ -509,7 +511,8 @@ def run_benchmark(
             # Clean-up is best effort: the measurements matter more than a leftover topic.
             with contextlib.suppress(Exception):
                 broker.delete_topics([t.name for t in s.topics])
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if not keep_run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
     result = _result(
         options=options,

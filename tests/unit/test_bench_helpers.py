@@ -174,3 +174,19 @@ def test_live_metrics_are_off_by_default() -> None:
     metrics = LiveMetrics("account-balances")
     metrics.serve(0)
     metrics.close()  # nothing was started, nothing to stop
+
+
+def test_the_codec_comparison_times_the_same_records_both_ways() -> None:
+    import orjson
+
+    from streamledger.bench import codecs
+
+    records = codecs.input_records(300)
+    assert set(records) == {"ledger.Posting", "loyalty.LoyaltyEvent", "fraud.FraudEvent"}
+    for schema, rows in records.items():
+        assert len(rows) > 250, schema  # only the generator's corrupt payloads are left out
+        # JSON carries every field Avro does
+        assert set(orjson.loads(codecs.as_json(rows[0]))) == set(rows[0]), schema
+        timing = codecs.measure(schema, rows[:50])
+        assert timing.records == 50
+        assert min(timing.avro_encode_us, timing.avro_decode_us, timing.json_decode_us) > 0
