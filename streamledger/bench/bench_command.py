@@ -128,6 +128,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="interpreter of the Quix Streams virtualenv (default .streamledger/quix-venv/bin/python, "
         "made by `make bench-setup`)",
     )
+    bench.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="give up on the job (and each baseline) after S seconds (default 1800; a run of 10^6 "
+        "events at a few hundred events/s needs more)",
+    )
     bench.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     bench.add_argument("--note", default="", help="free text stored with the result (e.g. machine shared)")
     bench.set_defaults(handler=_bench)
@@ -153,6 +161,7 @@ def options_from_args(args: argparse.Namespace, command_line: str) -> BenchOptio
         quix_python=args.quix_python,
         plot=not args.no_plot,
         note=args.note,
+        timeout_s=args.timeout,
     )
 
 

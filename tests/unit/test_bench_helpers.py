@@ -118,7 +118,7 @@ def test_bench_command_parses_the_documented_options() -> None:
             "bench account-balances --events 20000 --accounts 50 --parallelism 2 --checkpoint-interval 2000 "
             "--rate 500 --out /tmp/r --metrics-port 9464 --flink-conf python.execution-mode=thread "
             "--flink-conf python.fn-execution.bundle.size=1000 --baselines broker,quix "
-            "--baseline-events 90000 --no-plot"
+            "--baseline-events 90000 --no-plot --timeout 7200"
         )
     )
     options = bench_command.options_from_args(args, "streamledger bench ...")
@@ -135,12 +135,13 @@ def test_bench_command_parses_the_documented_options() -> None:
         ("python.fn-execution.bundle.size", "1000"),
     )
     assert options.baselines == ("broker", "quix") and options.plot is False
-    assert options.baseline_events == 90000
+    assert options.baseline_events == 90000 and options.timeout_s == 7200.0
     defaults = bench_command.options_from_args(
         parser.parse_args(["bench", "account-balances", "--events", "10"]), ""
     )
     assert (defaults.rate, defaults.metrics_port, defaults.checkpoint_interval_ms) == (0.0, 0, None)
     assert (defaults.keys, defaults.flink_conf, defaults.baselines, defaults.plot) == (500, (), (), True)
+    assert defaults.timeout_s == 1800.0
     every = parser.parse_args(
         ["bench", "loyalty-accrual", "--events", "10", "--keys", "7", "--baselines", "all"]
     )
