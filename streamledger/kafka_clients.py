@@ -192,14 +192,26 @@ def resume_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, i
         consumer.close()
 
 
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """Per partition, the offset the next record will get (read_uncommitted high watermark)."""
-    consumer = committed_consumer(settings)
+def end_offsets(settings: Settings, topic: str, *, isolation: str = "read_committed") -> dict[int, int]:
+    """Per partition, where a reader under ``isolation`` stops: the last stable offset for
+    read_committed (below the first record of a transaction still open), the high watermark (the
+    offset the next record gets) for read_uncommitted. Equal for a topic no transaction is open on."""
+    consumer = committed_consumer(settings, **{"isolation.level": isolation})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: _watermarks(consumer, TopicPartition(topic, p))[1] for p in partitions}
     finally:
         consumer.close()
+
+
+def open_transactions(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
+    """Partitions of ``topic`` holding records of a transaction neither committed nor aborted yet:
+    (last stable offset, high watermark) each. A read_committed reader sees nothing from the last
+    stable offset on until the transaction ends, so a projection read while one is open looks
+    complete and is not. Empty when every transaction on the topic has ended."""
+    stable = end_offsets(settings, topic)
+    high = end_offsets(settings, topic, isolation="read_uncommitted")
+    return {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p, high[p]) < high[p]}
 
 
 def latest_by_key(records: Iterable[Record]) -> dict[bytes, bytes | None]:
