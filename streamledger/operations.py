@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 _ACTIVE = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING", "FAILING", "CANCELLING")
 _SUBMITTED = re.compile(r"JobID ([0-9a-f]{32})")
+#: Flink's watermark before the first one arrives (Long.MIN_VALUE).
+_NO_WATERMARK = -(2**63)
 
 
 class JobNotFoundError(StreamledgerError):
@@ -119,6 +121,19 @@ class Operations:
             restored_from=restored.get("external_path"),
             lag=self._lag(running.name),
         )
+
+    def input_watermarks(self, running: RunningJob) -> dict[str, int | None]:
+        """Per task (vertex name), the event time its slowest subtask has reached: the lowest
+        ``currentInputWatermark``; None where no watermark arrived yet (and for sources, which
+        have no input). Event-time timers of an operator fire as its input watermark passes them."""
+        vertices = self.cluster.rest(f"/jobs/{running.job_id}").get("vertices", [])
+        reached: dict[str, int | None] = {}
+        for vertex in vertices:
+            metrics = self.cluster.rest(f"/jobs/{running.job_id}/vertices/{vertex['id']}/watermarks")
+            values = [int(m["value"]) for m in metrics if m.get("id", "").endswith(".currentInputWatermark")]
+            lowest = min(values, default=_NO_WATERMARK)
+            reached[str(vertex["name"])] = None if lowest <= _NO_WATERMARK else lowest
+        return reached
 
     def _lag(self, name: str) -> int | None:
         """Records in the job's main input not yet committed by its consumer group."""

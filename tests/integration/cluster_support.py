@@ -17,12 +17,14 @@ import dataclasses
 import os
 import random
 import time
+import urllib.error
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from streamledger import kafka_clients
 from streamledger.config import Settings
-from streamledger.operations import Operations, wait_for_checkpoints
+from streamledger.errors import ServiceUnavailableError
+from streamledger.operations import JobNotFoundError, Operations, wait_for_checkpoints
 from streamledger.stack.local_stack import LocalStack
 
 from .stack_support import isolated_settings
@@ -74,6 +76,39 @@ def wait_until_consumed(settings: Settings, job: str, topic: str, timeout_s: flo
             pass
         time.sleep(1)
     raise AssertionError(f"{job} did not commit {topic} up to {ends} within {timeout_s:.0f} s")
+
+
+def wait_until_event_time(
+    settings: Settings, job: str, task: str, at_least_ms: int, timeout_s: float = 300.0
+) -> None:
+    """The input watermark of ``job``'s task whose name starts with ``task`` has reached
+    ``at_least_ms``, and one more checkpoint completed since: every timer of the operators before
+    that task due by then has fired (an operator passes a watermark on only after its timers for
+    it, PyFlink's only after their Python results are in), and their outputs are committed.
+
+    Consumed input (:func:`wait_until_consumed`) does not imply that: the watermark leaves the
+    source after the records that carry it, and a checkpoint taken in between commits those
+    offsets without the outputs the watermark then fires.
+    """
+    ops = Operations(settings)
+    deadline = time.monotonic() + timeout_s
+    reached: dict[str, int | None] = {}
+    while time.monotonic() < deadline:
+        try:
+            reached = ops.input_watermarks(ops.find(job))
+            watermark = next(w for name, w in reached.items() if name.startswith(task))
+            if watermark is not None and watermark >= at_least_ms:
+                done = ops.status(ops.find(job)).completed_checkpoints
+                wait_for_checkpoints(
+                    ops, job, completed=done + 1, timeout_s=max(1.0, deadline - time.monotonic())
+                )
+                return
+        except (JobNotFoundError, ServiceUnavailableError, urllib.error.HTTPError):
+            pass  # restarting
+        time.sleep(1)
+    raise AssertionError(
+        f"{job}: {task} did not reach event time {at_least_ms} within {timeout_s:.0f} s: {reached}"
+    )
 
 
 def kill_taskmanager(
@@ -156,6 +191,41 @@ def repeated_records(settings: Settings, local_stack: LocalStack, topic: str) ->
         lines.append(f"{topic}-{partition} key {key!r} at offsets {offsets}")
         lines.extend(_batches_holding(local_stack, topic, partition, offsets))
     return "\n".join(lines)
+
+
+def open_output_transactions(settings: Settings, local_stack: LocalStack) -> str:
+    """Every partition of ``settings``' topics with a transaction still open, with the batch that
+    opened it; empty when there is none.
+
+    Read after a job stopped: its last transaction must have been committed by then. A
+    read_committed reader stops quietly before an open transaction, so without this check a
+    projection would look complete (and merely short of its newest rows) when it is not.
+    """
+    lines = []
+    for field in settings.topic_fields:
+        topic = getattr(settings, field)
+        for partition, (stable, high) in kafka_clients.open_transactions(settings, topic).items():
+            lines.append(f"{topic}-{partition}: records {stable}..{high - 1} not committed")
+            lines.extend(_batches_holding(local_stack, topic, partition, [stable]))
+    return "\n".join(lines)
+
+
+#: Loggers whose warnings say what happened to a Kafka transaction of the sink (a commit retried,
+#: given up, a recovered transaction found aborted), as opposed to connection noise.
+_SINK_LOGGERS = ("org.apache.flink.connector.kafka.sink", "producer.internals.TransactionManager")
+
+
+def sink_warnings(settings: Settings) -> str:
+    """The warnings and errors the Kafka sink logged on the cluster's TaskManagers, for a failure
+    message: a commit that failed or was dropped explains missing or repeated outputs."""
+    from streamledger.stack.flink_cluster import FlinkCluster
+
+    lines = []
+    for log in sorted((FlinkCluster(settings).directory / "log").glob("*taskexecutor*.log*")):
+        for line in log.read_text(errors="replace").splitlines():
+            if (" WARN " in line or " ERROR " in line) and any(name in line for name in _SINK_LOGGERS):
+                lines.append(line[:400])
+    return "\n".join(lines) or "(the Kafka sink logged no warnings)"
 
 
 def _batches_holding(local_stack: LocalStack, topic: str, partition: int, offsets: list[int]) -> list[str]:

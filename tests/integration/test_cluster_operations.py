@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +31,9 @@ from .cluster_support import (
     fault_rng,
     kill_taskmanager,
     namespace,
+    open_output_transactions,
     repeated_records,
     restart_broker,
-    standalone_cluster,
     wait_until_consumed,
 )
 from .payment_reference import (
@@ -52,12 +51,6 @@ pytestmark = pytest.mark.stack
 JOB = "payment-lifecycle"
 
 
-@pytest.fixture(scope="module")
-def cluster(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A standalone Flink cluster of its own, on the session broker."""
-    yield from standalone_cluster(local_stack, tmp_path_factory.mktemp("cluster"))
-
-
 @pytest.fixture
 def payments(cluster: Settings, tmp_path: Path) -> Settings:
     """This test's topics and catalog, on the module's cluster."""
@@ -69,6 +62,7 @@ def _caught_up(settings: Settings) -> None:
 
 
 def _assert_outputs_equal_the_reference(settings: Settings, local_stack: LocalStack) -> None:
+    assert not (still_open := open_output_transactions(settings, local_stack)), still_open
     expected = reference(settings, every_deadline_passed=False)
     assert len(expected.statuses) >= 100, "the input must exercise the job"
     assert without_sla(committed_statuses(settings)) == without_sla(expected.statuses)
