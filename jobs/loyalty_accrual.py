@@ -188,7 +188,8 @@ LEDGER_COLUMNS = """
     event_time TIMESTAMP_LTZ(6) NOT NULL
 """
 
-_CONTACT_FIELDS = (
+#: Contact data columns of the members table and snapshot: a token and a masked form per field.
+CONTACT_FIELDS = (
     "name_token",
     "name_masked",
     "email_token",
@@ -209,7 +210,7 @@ MEMBERS_ROW_TYPE = Types.ROW_NAMED(
         "lifetime_points",
         "membership_year_end_ms",
         "last_activity_ms",
-        *_CONTACT_FIELDS,
+        *CONTACT_FIELDS,
         "rules_version",
         "event_time_ms",
     ],
@@ -223,7 +224,7 @@ MEMBERS_ROW_TYPE = Types.ROW_NAMED(
         Types.LONG(),
         Types.LONG(),
         Types.LONG(),
-        *(Types.STRING() for _ in _CONTACT_FIELDS),
+        *(Types.STRING() for _ in CONTACT_FIELDS),
         Types.STRING(),
         Types.LONG(),
     ],
@@ -238,7 +239,7 @@ MEMBERS_COLUMNS = f"""
     lifetime_points BIGINT NOT NULL,
     membership_year_end TIMESTAMP_LTZ(6) NOT NULL,
     last_activity TIMESTAMP_LTZ(6) NOT NULL,
-    {", ".join(f"{name} STRING" for name in _CONTACT_FIELDS)},
+    {", ".join(f"{name} STRING" for name in CONTACT_FIELDS)},
     rules_version STRING NOT NULL,
     updated_at TIMESTAMP_LTZ(6) NOT NULL,
     PRIMARY KEY (member_id) NOT ENFORCED
@@ -445,7 +446,7 @@ def member_row(snapshot: MemberSnapshot) -> Row:
         snapshot.lifetime_points,
         snapshot.membership_year_end_ms,
         snapshot.last_activity_ms,
-        *(getattr(snapshot, name) for name in _CONTACT_FIELDS),
+        *(getattr(snapshot, name) for name in CONTACT_FIELDS),
         snapshot.rules_version,
         snapshot.event_time_ms,
     )
@@ -703,7 +704,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         insert_sql=(
             f"INSERT INTO {member_table} SELECT member_id, version, tier, balance, points_owed, "
             "qualifying_points, lifetime_points, TO_TIMESTAMP_LTZ(membership_year_end_ms, 3), "
-            f"TO_TIMESTAMP_LTZ(last_activity_ms, 3), {', '.join(_CONTACT_FIELDS)}, rules_version, "
+            f"TO_TIMESTAMP_LTZ(last_activity_ms, 3), {', '.join(CONTACT_FIELDS)}, rules_version, "
             "TO_TIMESTAMP_LTZ(event_time_ms, 3) FROM loyalty_members_stream"
         ),
     )

@@ -23,7 +23,7 @@ from pyflink.table import TableEnvironment
 
 from jobs import loyalty_accrual
 from jobs.builder import batch_table_environment
-from jobs.loyalty_accrual import LEDGER_FIELDS, STATEMENT_FIELDS
+from jobs.loyalty_accrual import CONTACT_FIELDS, LEDGER_FIELDS, STATEMENT_FIELDS
 from operators.loyalty import (
     SCHEMA_NAME,
     AccrualConfig,
@@ -261,14 +261,7 @@ MEMBER_COLUMNS = [
     "lifetime_points",
     "membership_year_end",
     "last_activity",
-    "name_token",
-    "name_masked",
-    "email_token",
-    "email_masked",
-    "phone_token",
-    "phone_masked",
-    "address_token",
-    "address_masked",
+    *CONTACT_FIELDS,
     "rules_version",
     "event_time",
 ]
