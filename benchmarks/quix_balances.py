@@ -1,10 +1,12 @@
-"""The account-balance logic as a Quix Streams application: the ``quix`` baseline of
+"""The balance logic of a job as a Quix Streams application: the ``quix`` baseline of
 ``streamledger bench`` (see ``streamledger/bench/baselines.py``).
 
 Runs in its own virtualenv (``make bench-setup``): Quix Streams pins a confluent-kafka older than
-the project's. Reads JSON postings, keeps per account the balance and the last event IDs (one
-state read and one write per event, like the naive PyFlink baseline), writes one JSON balance per
-applied posting, with ``processing_guarantee="exactly-once"``. Stops gracefully on SIGTERM.
+the project's. Reads the job's input as JSON and applies, per key, the step of
+``streamledger/bench/balance_logic.py`` (the naive PyFlink baseline's step too; standard library
+only, so it is imported from the checkout): one state read and one write per event, one JSON
+balance out per applied event, with ``processing_guarantee="exactly-once"``. Stops gracefully on
+SIGTERM.
 
 Every ``--progress-every`` input records it prints ``processed <count> <unix time>``: Quix Streams
 hands its output to Kafka only when it commits, so the output log cannot show its processing
@@ -17,9 +19,13 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from quixstreams import Application, State
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from streamledger.bench import balance_logic
 
 
 def main() -> None:
@@ -32,6 +38,10 @@ def main() -> None:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--seen-per-key", type=int, default=100)
     parser.add_argument("--progress-every", type=int, default=500)
+    parser.add_argument("--logic", choices=balance_logic.LOGICS, default=balance_logic.ACCOUNT_BALANCES)
+    parser.add_argument(
+        "--earn-table", required=True, help="JSON file: the loyalty earn table ({} otherwise)"
+    )
     args = parser.parse_args()
 
     app = Application(
@@ -43,33 +53,22 @@ def main() -> None:
         state_dir=args.state_dir,
         loglevel="WARNING",
     )
-    postings = app.topic(args.input, value_deserializer="bytes", key_deserializer="str")
+    events = app.topic(args.input, value_deserializer="bytes", key_deserializer="str")
     balances = app.topic(args.output, value_serializer="json", key_serializer="str")
 
+    earn = json.loads(Path(args.earn_table).read_text())
     processed = [0]
 
     def apply(raw: bytes, state: State) -> dict[str, Any] | None:
         processed[0] += 1
         if processed[0] % args.progress_every == 0:
             print(f"processed {processed[0]} {time.time():.4f}", file=sys.stdout, flush=True)
-        try:
-            posting = json.loads(raw)
-            event_id, amount = str(posting["event_id"]), int(posting["amount_minor"])
-        except (ValueError, KeyError, TypeError):
-            return None  # corrupt input is dropped
-        account = state.get("account") or {"balance_minor": 0, "seen": []}
-        if event_id in account["seen"]:
-            return None
-        account["balance_minor"] += amount
-        account["seen"] = [*account["seen"], event_id][-args.seen_per_key :]
-        state.set("account", account)
-        return {
-            "account_id": posting.get("account_id"),
-            "balance_minor": account["balance_minor"],
-            "event_id": event_id,
-        }
+        after, output = balance_logic.step(args.logic, state.get("balance"), raw, earn, args.seen_per_key)
+        if output is not None:
+            state.set("balance", after)
+        return output
 
-    frame = app.dataframe(postings).apply(apply, stateful=True).filter(lambda value: value is not None)
+    frame = app.dataframe(events).apply(apply, stateful=True).filter(lambda value: value is not None)
     frame.to_topic(balances)
     app.run()
 

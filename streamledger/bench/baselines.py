@@ -7,17 +7,20 @@ generated records from fresh topics and writes exactly once (except the raw brok
 - ``broker``: confluent-kafka producer alone, then consumer alone — the broker's ceiling here;
 - ``flink-sql-passthrough``: Kafka -> Kafka in Flink SQL (``raw`` format, every operator in the
   JVM, no Python), with the jobs' exactly-once settings — the engine's ceiling;
-- ``flink-sql-aggregate``: the account-balance logic as SQL (de-duplication by event ID with
-  ``ROW_NUMBER``, then ``SUM`` per account) into an ``upsert-kafka`` compacted topic;
+- ``flink-sql-aggregate``: the job's balance logic as SQL (de-duplication by event ID with
+  ``ROW_NUMBER``, then a keyed aggregation) into an ``upsert-kafka`` compacted topic;
 - ``pyflink-naive``: the same logic as the simplest PyFlink job — process mode, JSON, one state
   read and one state write per event, no batching;
 - ``quix``: the same logic with Quix Streams (``processing_guarantee="exactly-once"``), in its
   own virtualenv (its confluent-kafka pin conflicts with the project's), as a child process.
 
-The logic baselines read the postings JSON-encoded (same keys, timestamps and corrupt records):
-Flink SQL's ``avro`` format cannot read Avro single-object encoding. Throughput of every Flink
-or Quix baseline is :func:`streamledger.bench.stats.output_rate` of its output topic; the same
-measure is taken of the job, so the ratios compare like with like.
+The logic baselines exist for the two balance jobs: account balances (postings summed per
+account) and loyalty balances (base earn, redemptions, adjustments and cancellations per member;
+what that leaves out of the job is listed in :mod:`streamledger.bench.balance_logic`). They read
+the job's input JSON-encoded (same keys, timestamps and corrupt records): Flink SQL's ``avro``
+format cannot read Avro single-object encoding. Throughput of every Flink or Quix baseline is
+:func:`streamledger.bench.stats.output_rate` of its output topic; the same measure is taken of the
+job, so the ratios compare like with like.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runner
 from jobs.builder import KAFKA_OUTPUT_TYPE, JobBuilder
+from operators.loyalty.rules import EarnRule, Rules
 from streamledger import kafka_clients
-from streamledger.bench import stats
+from streamledger.bench import balance_logic, stats
 from streamledger.bench.procfs import TreeSampler
 from streamledger.bench.watchers import CommittedOffsets, EndOffsets
 from streamledger.bench.workloads import BenchRecord
@@ -51,7 +55,8 @@ from streamledger.stack.kafka_broker import KafkaBroker
 
 BASELINES = ("broker", "flink-sql-passthrough", "flink-sql-aggregate", "pyflink-naive", "quix")
 
-#: Baselines that implement the account-balance logic and therefore need postings as input.
+#: Baselines that implement a job's balance logic (:data:`balance_logic.LOGICS`) and therefore run
+#: only beside those jobs, on their input.
 LOGIC_BASELINES = ("flink-sql-aggregate", "pyflink-naive", "quix")
 
 DESCRIPTIONS = {
@@ -61,21 +66,25 @@ DESCRIPTIONS = {
     "(no Python); EXACTLY_ONCE Kafka sink with a transactional id prefix, read_committed source, the "
     "run's checkpoint interval",
     "flink-sql-aggregate": "Flink SQL: de-duplicate by event_id (ROW_NUMBER, state TTL = dedupe "
-    "retention), SUM(amount_minor) GROUP BY account_id, into an upsert-kafka compacted topic, "
-    "exactly-once; JSON postings; no currency or overflow rule",
+    "retention), then a keyed aggregation into an upsert-kafka compacted topic, exactly-once; JSON "
+    "input. account-balances: SUM(amount_minor) per account (no currency or overflow rule). "
+    "loyalty-accrual: per member, SUM of base earn (CASE over the rules' earn rates and currency "
+    "table), redemptions and adjustments, minus what cancelled activities earned (a regular join)",
     "pyflink-naive": "PyFlink DataStream job, python.execution-mode process, JSON in and out, one "
-    "ValueState read and one write per event (balance and the last 100 event IDs of the account as "
-    "one JSON string), no batching; exactly-once Kafka sink; no currency or overflow rule",
+    "ValueState read and one write per event (balance and the last 100 event IDs as one JSON "
+    "string; for loyalty also what the last 100 activities earned), no batching; exactly-once "
+    "Kafka sink; the same logic as flink-sql-aggregate (streamledger/bench/balance_logic.py)",
     "quix": "Quix Streams application, processing_guarantee exactly-once, commit_interval = the "
-    "checkpoint interval, same state layout and logic as pyflink-naive, in a child process",
+    "checkpoint interval, the same step function and state layout as pyflink-naive, in a child "
+    "process",
 }
 
 #: The Quix Streams application prints its processed-record count this often (see quix_progress).
 QUIX_PROGRESS_EVERY = 200
 
-#: Event IDs remembered per account for de-duplication by the naive and Quix baselines. The
-#: generator redelivers from the last 50 records overall, so a short per-account list suffices.
-SEEN_PER_ACCOUNT = 100
+#: Event IDs (and, for loyalty, activities' points) remembered per key by the naive and Quix
+#: baselines. The generators redeliver from the last records overall, so a short list suffices.
+SEEN_PER_KEY = 100
 
 
 class BaselineUnavailableError(StreamledgerError):
@@ -87,8 +96,10 @@ class BaselineSetup:
     settings: Settings
     """The run's settings (its topic prefix, state root and checkpoint interval)."""
     records: Sequence[BenchRecord]
-    """The job's input; the logic baselines need postings (account-balances)."""
-    postings_input: bool
+    """The job's input, generated as for the job."""
+    logic: str | None
+    """The job whose balance logic the logic baselines implement (one of
+    :data:`balance_logic.LOGICS`); None for the other jobs (no logic baselines)."""
     prefix: str
     quix_python: Path
     timeout_s: float = 900.0
@@ -105,17 +116,18 @@ def run_baselines(setup: BaselineSetup, names: Sequence[str]) -> dict[str, dict[
     created: list[str] = []
     try:
         json_topic = None
-        if any(n in LOGIC_BASELINES for n in names) and setup.postings_input:
-            json_topic = setup.topic("postings-json")
+        if any(n in LOGIC_BASELINES for n in names) and setup.logic is not None:
+            json_topic = setup.topic(f"{setup.logic}-json")
             created.append(json_topic)
             broker.ensure_topics((TopicSpec(json_topic, setup.settings.topic_partitions, LOG_TOPIC_CONFIGS),))
-            posting_generator.produce(setup.settings, json_topic, json_postings(setup.records))
+            posting_generator.produce(setup.settings, json_topic, _JSON_INPUT[setup.logic](setup.records))
         for name in names:
             started = time.monotonic()
             try:
                 if name in LOGIC_BASELINES and json_topic is None:
                     raise BaselineUnavailableError(
-                        "the business-logic baselines implement account-balances and need its postings"
+                        f"the business-logic baselines implement {' and '.join(balance_logic.LOGICS)} "
+                        "and run beside those jobs only"
                     )
                 result = _RUNNERS[name](setup, broker, created, json_topic or "")
                 results[name] = {"measured": True, "description": DESCRIPTIONS[name], **result}
@@ -148,6 +160,78 @@ def json_postings(records: Sequence[BenchRecord]) -> list[BenchRecord]:
             body = record.value
         encoded.append(dataclasses.replace(record, value=body))
     return encoded
+
+
+def json_loyalty_events(records: Sequence[BenchRecord]) -> list[BenchRecord]:
+    """Loyalty events JSON-encoded with the fields the loyalty-balance logic reads (no contact
+    data; same key and timestamp); undecodable records keep their bytes."""
+    from operators.loyalty import SCHEMA_NAME, event_from_record
+    from schemas import AvroCodec, UndecodableMessageError
+
+    codec = AvroCodec(SCHEMA_NAME)
+    encoded: list[BenchRecord] = []
+    for record in records:
+        try:
+            event = event_from_record(codec.decode(record.value))
+        except UndecodableMessageError:
+            encoded.append(record)
+            continue
+        fields = {name: getattr(event, name) for name in _LOYALTY_JSON_FIELDS if hasattr(event, name)}
+        if hasattr(event, "spend_minor"):  # a hotel stay's amount
+            fields["amount_minor"] = event.spend_minor
+        body = {"event_id": event.event_id, "member_id": event.member_id, "event_type": event.event_type}
+        encoded.append(dataclasses.replace(record, value=json.dumps(body | fields, sort_keys=True).encode()))
+    return encoded
+
+
+#: Event fields the loyalty-balance logic reads, besides the IDs and the type.
+_LOYALTY_JSON_FIELDS = (
+    "fare_class",
+    "distance_miles",
+    "partner_id",
+    "amount_minor",
+    "currency",
+    "points",
+    "original_event_id",
+)
+
+_JSON_INPUT: dict[str, Callable[[Sequence[BenchRecord]], list[BenchRecord]]] = {
+    balance_logic.ACCOUNT_BALANCES: json_postings,
+    balance_logic.LOYALTY_ACCRUAL: json_loyalty_events,
+}
+
+
+def loyalty_earn_table(rules: Rules) -> dict[str, Any]:
+    """The rules' base earn rates as the loyalty-balance logic takes them (floats: a baseline
+    measures speed, not cents): points per mile by fare class, per programme-currency unit for
+    hotel, partner and card spend, and the programme-currency value of one minor unit per currency."""
+
+    def rates(activity: str) -> list[EarnRule]:
+        return [r for r in rules.earn if r.activity == activity]
+
+    return {
+        "flight": {
+            fare: float(r.points_per_unit) for r in rates("FLIGHT") for fare in sorted(r.fare_classes)
+        },
+        "hotel": float(rates("HOTEL")[0].points_per_unit),
+        "partner": {p: float(r.points_per_unit) for r in rates("PARTNER") for p in sorted(r.partners)},
+        "card": float(rates("CARD")[0].points_per_unit),
+        "fx": {c.code: float(c.rate.scaleb(-c.minor_units)) for c in rules.currencies},
+    }
+
+
+def _earn_table(settings: Settings) -> dict[str, Any]:
+    """The earn table of the rules the loyalty job of ``settings`` runs with."""
+    from jobs.loyalty_accrual import configured_rules
+
+    return loyalty_earn_table(configured_rules(settings))
+
+
+def _logic_and_earn(setup: BaselineSetup) -> tuple[str, dict[str, Any]]:
+    """The logic the Python baselines run, and its earn table (empty for account balances)."""
+    if setup.logic == balance_logic.LOYALTY_ACCRUAL:
+        return setup.logic, _earn_table(setup.settings)
+    return balance_logic.ACCOUNT_BALANCES, {}
 
 
 def _topics(broker: KafkaBroker, created: list[str], *specs: TopicSpec) -> None:
@@ -260,6 +344,13 @@ def _exactly_once_sql(settings: Settings, prefix: str) -> str:
     )
 
 
+def _kafka_table_ddl(table: str, columns: str, connector: str, *options: str) -> str:
+    """``CREATE TEMPORARY TABLE`` of a Kafka-backed table: its columns, then the WITH options."""
+    return (
+        f"CREATE TEMPORARY TABLE {table} ({columns}) WITH ('connector' = '{connector}', {', '.join(options)})"
+    )
+
+
 def _read_committed_sql(group: str) -> str:
     return (
         f"'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed', "
@@ -287,19 +378,108 @@ def _passthrough(
             "'key.format' = 'raw', 'key.fields' = 'k', "
             "'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'"
         )
+        columns = "k BYTES, v BYTES"
         t_env.execute_sql(
-            f"CREATE TEMPORARY TABLE passthrough_in (k BYTES, v BYTES) WITH ('connector' = 'kafka', "
-            f"{_kafka_sql_options(s, source)}, {_read_committed_sql(name)}, {raw})"
+            _kafka_table_ddl(
+                "passthrough_in",
+                columns,
+                "kafka",
+                _kafka_sql_options(s, source),
+                _read_committed_sql(name),
+                raw,
+            )
         )
         t_env.execute_sql(
-            f"CREATE TEMPORARY TABLE passthrough_out (k BYTES, v BYTES) WITH ('connector' = 'kafka', "
-            f"{_kafka_sql_options(s, sink)}, {_exactly_once_sql(s, f'streamledger-{name}')}, {raw})"
+            _kafka_table_ddl(
+                "passthrough_out",
+                columns,
+                "kafka",
+                _kafka_sql_options(s, sink),
+                _exactly_once_sql(s, f"streamledger-{name}"),
+                raw,
+            )
         )
         statements = t_env.create_statement_set()
         statements.add_insert_sql("INSERT INTO passthrough_out SELECT k, v FROM passthrough_in")
         statements.attach_as_datastream()
 
     return _run_flink(setup, name, source, sink, build)
+
+
+@dataclass(frozen=True)
+class _AggregateSql:
+    """One logic as Flink SQL: input columns, the balances table's columns, views, the INSERT."""
+
+    key: str
+    input_columns: str
+    output_columns: str
+    views: tuple[str, ...]
+    insert: str
+
+
+#: Every event seen first, once: de-duplication by event ID (Flink plans it as keep-first-row).
+_FIRST_SEEN = (
+    "CREATE TEMPORARY VIEW first_seen AS SELECT * FROM ("
+    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc) AS seen_order"
+    "  FROM input_json WHERE event_id IS NOT NULL AND {key} IS NOT NULL"
+    ") WHERE seen_order = 1"
+)
+
+
+def _sql_case(column: str, values: dict[str, float]) -> str:
+    """``CASE column WHEN 'k' THEN v ... END`` (NULL for any other value)."""
+    whens = " ".join(f"WHEN '{k}' THEN CAST({v!r} AS DOUBLE)" for k, v in sorted(values.items()))
+    return f"CASE {column} {whens} END"
+
+
+def _account_sql() -> _AggregateSql:
+    return _AggregateSql(
+        key="account_id",
+        input_columns="event_id STRING, account_id STRING, amount_minor BIGINT, currency STRING",
+        output_columns="account_id STRING, balance BIGINT, events BIGINT",
+        views=(),
+        insert="SELECT account_id, SUM(amount_minor), COUNT(*) FROM first_seen GROUP BY account_id",
+    )
+
+
+def _loyalty_sql(earn: dict[str, Any]) -> _AggregateSql:
+    """The loyalty-balance logic of :mod:`streamledger.bench.balance_logic` as one keyed
+    aggregation over three streams: what activities earn, redemptions and adjustments, and what
+    cancelled activities had earned, taken back (a regular join on the event ID, in either order)."""
+    per_minor = _sql_case("currency", earn["fx"])
+    points = (
+        "CASE event_type"
+        f" WHEN 'FLIGHT_FLOWN' THEN distance_miles * {_sql_case('fare_class', earn['flight'])}"
+        f" WHEN 'HOTEL_STAY' THEN amount_minor * {per_minor} * CAST({earn['hotel']!r} AS DOUBLE)"
+        f" WHEN 'PARTNER_PURCHASE' THEN amount_minor * {per_minor}"
+        f" * {_sql_case('partner_id', earn['partner'])}"
+        f" WHEN 'CARD_SPEND' THEN amount_minor * {per_minor} * CAST({earn['card']!r} AS DOUBLE)"
+        " END"
+    )
+    earning = ", ".join(f"'{kind}'" for kind in balance_logic.EARNING)
+    return _AggregateSql(
+        key="member_id",
+        input_columns="event_id STRING, member_id STRING, event_type STRING, fare_class STRING, "
+        "distance_miles BIGINT, partner_id STRING, amount_minor BIGINT, currency STRING, points BIGINT, "
+        "original_event_id STRING",
+        output_columns="member_id STRING, balance BIGINT, events BIGINT",
+        views=(
+            "CREATE TEMPORARY VIEW earned AS SELECT member_id, event_id, "
+            f"COALESCE(CAST(FLOOR({points}) AS BIGINT), 0) AS points "
+            f"FROM first_seen WHERE event_type IN ({earning})",
+        ),
+        insert="SELECT member_id, SUM(delta), COUNT(*) FROM ("
+        "  SELECT member_id, points AS delta FROM earned"
+        "  UNION ALL"
+        "  SELECT member_id, CASE event_type WHEN 'REDEMPTION_REQUESTED' THEN -points"
+        "    WHEN 'MANUAL_ADJUSTMENT' THEN points ELSE 0 END AS delta"
+        f"  FROM first_seen WHERE event_type NOT IN ({earning})"
+        "  UNION ALL"
+        "  SELECT e.member_id, -e.points AS delta FROM first_seen AS c"
+        "  JOIN earned AS e ON c.original_event_id = e.event_id"
+        "  WHERE c.event_type = 'ACTIVITY_CANCELLED'"
+        ") GROUP BY member_id",
+    )
 
 
 def _sql_aggregate(
@@ -309,62 +489,61 @@ def _sql_aggregate(
     name = "bench-baseline-sql-aggregate"
     sink = setup.topic("sql-balances")
     _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
+    logic_name, earn = _logic_and_earn(setup)
+    logic = _loyalty_sql(earn) if logic_name == balance_logic.LOYALTY_ACCRUAL else _account_sql()
 
     def build(builder: JobBuilder) -> None:
         t_env = builder.table_env
         t_env.get_config().set("table.exec.state.ttl", f"{s.dedupe_retention_ms} ms")
         t_env.execute_sql(
-            "CREATE TEMPORARY TABLE postings_json (event_id STRING, account_id STRING, amount_minor BIGINT, "
-            "currency STRING, proc AS PROCTIME()) WITH ('connector' = 'kafka', "
-            f"{_kafka_sql_options(s, json_topic)}, {_read_committed_sql(name)}, "
-            "'format' = 'json', 'json.ignore-parse-errors' = 'true')"
+            _kafka_table_ddl(
+                "input_json",
+                f"{logic.input_columns}, proc AS PROCTIME()",
+                "kafka",
+                _kafka_sql_options(s, json_topic),
+                _read_committed_sql(name),
+                "'format' = 'json', 'json.ignore-parse-errors' = 'true'",
+            )
         )
         t_env.execute_sql(
-            "CREATE TEMPORARY TABLE sql_balances (account_id STRING, balance_minor BIGINT, postings BIGINT, "
-            "PRIMARY KEY (account_id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', "
-            f"{_kafka_sql_options(s, sink)}, {_exactly_once_sql(s, f'streamledger-{name}')}, "
-            "'key.format' = 'raw', 'value.format' = 'json')"
+            _kafka_table_ddl(
+                "sql_balances",
+                f"{logic.output_columns}, PRIMARY KEY ({logic.key}) NOT ENFORCED",
+                "upsert-kafka",
+                _kafka_sql_options(s, sink),
+                _exactly_once_sql(s, f"streamledger-{name}"),
+                "'key.format' = 'raw', 'value.format' = 'json'",
+            )
         )
+        for view in (_FIRST_SEEN.format(key=logic.key), *logic.views):
+            t_env.execute_sql(view)
         statements = t_env.create_statement_set()
-        statements.add_insert_sql(
-            "INSERT INTO sql_balances SELECT account_id, SUM(amount_minor), COUNT(*) FROM ("
-            "  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc) AS first_seen"
-            "  FROM postings_json WHERE event_id IS NOT NULL AND account_id IS NOT NULL"
-            ") WHERE first_seen = 1 GROUP BY account_id"
-        )
+        statements.add_insert_sql(f"INSERT INTO sql_balances {logic.insert}")
         statements.attach_as_datastream()
 
     return _run_flink(setup, name, json_topic, sink, build)
 
 
 class NaiveBalance(KeyedProcessFunction):  # type: ignore[misc]
-    """Balance per account, the way a first PyFlink job is written: one JSON state value, read
-    and written once per event, JSON out."""
+    """A balance per key, the way a first PyFlink job is written: one JSON state value, read and
+    written once per event, JSON out (the step of :mod:`streamledger.bench.balance_logic`)."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, logic: str, earn: dict[str, Any]) -> None:
         self.topic = topic
+        self.logic = logic
+        self.earn = earn
         self.state: Any = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_state(ValueStateDescriptor("account", Types.STRING()))
+        self.state = runtime_context.get_state(ValueStateDescriptor("balance", Types.STRING()))
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
-        try:
-            posting = json.loads(value.value)
-            event_id, amount = str(posting["event_id"]), int(posting["amount_minor"])
-        except (ValueError, KeyError, TypeError):
-            return  # corrupt input: the naive job drops it
         current = self.state.value()
-        account: dict[str, Any] = json.loads(current) if current else {"balance_minor": 0, "seen": []}
-        seen: list[str] = account["seen"]
-        if event_id in seen:
-            return
-        balance = int(account["balance_minor"]) + amount
-        self.state.update(
-            json.dumps({"balance_minor": balance, "seen": [*seen, event_id][-SEEN_PER_ACCOUNT:]})
-        )
-        output = {"account_id": ctx.get_current_key(), "balance_minor": balance, "event_id": event_id}
-        yield Row(self.topic, value.key, json.dumps(output).encode())
+        before = json.loads(current) if current else None
+        after, output = balance_logic.step(self.logic, before, value.value, self.earn, SEEN_PER_KEY)
+        if output is not None:
+            self.state.update(json.dumps(after))
+            yield Row(self.topic, value.key, json.dumps(output).encode())
 
 
 def _pyflink_naive(
@@ -375,10 +554,12 @@ def _pyflink_naive(
     sink = setup.topic("naive-balances")
     _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
 
+    logic, earn = _logic_and_earn(setup)
+
     def build(builder: JobBuilder) -> None:
-        rows = builder.kafka_source(json_topic, uid="source-postings-json")
+        rows = builder.kafka_source(json_topic, uid="source-json")
         balances = rows.key_by(lambda r: (r.key or b"").decode(), key_type=Types.STRING()).process(
-            NaiveBalance(sink), output_type=KAFKA_OUTPUT_TYPE
+            NaiveBalance(sink, logic, earn), output_type=KAFKA_OUTPUT_TYPE
         )
         builder.kafka_sink(balances.uid("naive-balance"), uid="sink-kafka")
 
@@ -415,11 +596,14 @@ def _quix(setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_to
         "--state-dir",
         str(state_dir),
         "--seen-per-key",
-        str(SEEN_PER_ACCOUNT),
+        str(SEEN_PER_KEY),
     ]
+    logic, earn = _logic_and_earn(setup)
+    earn_path = s.state_dir / "quix-earn.json"
     log_path = s.state_dir / "quix.log"
-    argv += ["--progress-every", str(QUIX_PROGRESS_EVERY)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    earn_path.write_text(json.dumps(earn))
+    argv += ["--logic", logic, "--earn-table", str(earn_path), "--progress-every", str(QUIX_PROGRESS_EVERY)]
     with _Observers.watching(s, group, json_topic, sink) as observers, log_path.open("w") as log:
         began = time.monotonic()
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

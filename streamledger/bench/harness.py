@@ -28,8 +28,8 @@ from typing import IO, Any
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 
 from streamledger import kafka_clients
+from streamledger.bench import balance_logic, machine, plot, stats
 from streamledger.bench import baselines as baseline_runs
-from streamledger.bench import machine, plot, stats
 from streamledger.bench.procfs import TreeSampler
 from streamledger.bench.watchers import Checkpoints, CommittedOffsets, EndOffsets, VisibleOutputs, key_of
 from streamledger.bench.workloads import WORKLOADS, BenchRecord, GeneratorOptions, Workload, workload
@@ -497,7 +497,7 @@ def run_benchmark(
                 baseline_runs.BaselineSetup(
                     settings=s,
                     records=baseline_records,
-                    postings_input=spec.job == "account-balances",
+                    logic=spec.job if spec.job in balance_logic.LOGICS else None,
                     prefix=f"bench-{suffix}",
                     quix_python=options.quix_python or default_quix_python(settings),
                     timeout_s=options.timeout_s,

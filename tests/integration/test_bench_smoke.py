@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from streamledger import kafka_clients
-from streamledger.bench.baselines import BASELINES
+from streamledger.bench.baselines import BASELINES, LOGIC_BASELINES
 from streamledger.bench.harness import RESULT_FORMAT, BenchOptions, default_quix_python, run_benchmark
 from streamledger.stack.local_stack import LocalStack
 
@@ -117,8 +117,11 @@ def test_bench_runs_account_balances_and_its_baselines_and_writes_a_result(
     assert not [t for t in topics if t.startswith("bench-")], "the run's topics are deleted afterwards"
 
 
-def test_bench_runs_a_key_matched_job(local_stack: LocalStack, tmp_path: Path) -> None:
-    """Jobs whose outputs carry no input event ID are timed per output key."""
+def test_bench_runs_a_key_matched_job_and_the_loyalty_logic_baselines(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    """Jobs whose outputs carry no input event ID are timed per output key; the logic baselines
+    run the loyalty-balance logic on the loyalty input (its SQL, its Python step)."""
     options = BenchOptions(
         job="loyalty-accrual",
         events=300,
@@ -127,6 +130,7 @@ def test_bench_runs_a_key_matched_job(local_stack: LocalStack, tmp_path: Path) -
         out_dir=tmp_path,
         progress=False,
         plot=False,
+        baselines=LOGIC_BASELINES,
     )
 
     path, result = run_benchmark(local_stack.settings, options, progress_stream=None)
@@ -136,4 +140,12 @@ def test_bench_runs_a_key_matched_job(local_stack: LocalStack, tmp_path: Path) -
     assert 0 < result["run"]["output_keys"] <= 20
     assert result["latency_ms"]["sample_size"] == result["run"]["output_keys"]
     assert "last input" in result["latency_ms"]["definition"]
-    assert result["baselines"] is None and "plot" not in result
+    assert "plot" not in result
+    quix_installed = default_quix_python(local_stack.settings).is_file()
+    for name, baseline in result["baselines"].items():
+        if name == "quix" and not quix_installed:
+            continue
+        assert baseline["measured"] is True, (name, baseline.get("reason"))
+        # A balance row per applied event (all but duplicates and undecodable records), plus
+        # transaction markers: far more than nothing, whatever the exact mix.
+        assert baseline["outputs_appended"] > 200, name

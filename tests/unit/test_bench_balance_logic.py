@@ -1,0 +1,121 @@
+"""The Python baselines' balance step and the loyalty baselines' input and earn rates (no broker).
+
+The loyalty-balance logic is the job's base earn without tiers or promotions, so for a base-tier
+member outside any promotion its points must be the core's, event for event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from operators.loyalty import (
+    SCHEMA_NAME,
+    AccrualConfig,
+    ActivityCancelled,
+    CardSpend,
+    FlightFlown,
+    HotelStay,
+    LedgerEntry,
+    LoyaltyEvent,
+    ManualAdjustment,
+    MemberEnrolled,
+    PartnerPurchase,
+    PiiKey,
+    RedemptionRequested,
+    apply,
+    event_to_record,
+    load_rules,
+)
+from schemas import AvroCodec
+from streamledger.bench import balance_logic, baselines, workloads
+from streamledger.bench.balance_logic import ACCOUNT_BALANCES, LOYALTY_ACCRUAL, step
+from streamledger.bench.workloads import BenchRecord, GeneratorOptions
+
+RULES = load_rules()
+EARN = baselines.loyalty_earn_table(RULES)
+CODEC = AvroCodec(SCHEMA_NAME)
+JANUARY = int(datetime(2026, 1, 20, tzinfo=UTC).timestamp() * 1000)  # no promotion runs then
+
+
+def _json(event: LoyaltyEvent) -> bytes:
+    """The event as the loyalty baselines read it: Avro as the job reads it, then the JSON export."""
+    record = BenchRecord(event.member_id.encode(), CODEC.encode(event_to_record(event)), JANUARY, ())
+    return baselines.json_loyalty_events([record])[0].value
+
+
+def _run(logic: str, raws: list[bytes], earn: dict[str, Any] | None = None) -> tuple[int, int]:
+    """(final balance, outputs written) after feeding ``raws`` to one key's state."""
+    state, outputs = None, 0
+    for raw in raws:
+        state, output = step(logic, state, raw, EARN if earn is None else earn, seen_per_key=100)
+        outputs += output is not None
+    return (state or {"balance": 0})["balance"], outputs
+
+
+def test_account_step_sums_each_posting_once_and_drops_corrupt_input() -> None:
+    postings = [
+        json.dumps({"event_id": f"e{i}", "account_id": "a", "amount_minor": 100 * i}).encode() for i in (1, 2)
+    ]
+    assert _run(ACCOUNT_BALANCES, [postings[0], postings[1], postings[0], b"\x00not json"], {}) == (300, 2)
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "JFK", fare, 3625)
+        for fare in ("F", "J", "W", "Y", "L")
+    ]
+    + [
+        HotelStay("h1", "m", JANUARY, "HTL-1", 2, 30_050, "EUR"),
+        HotelStay("h2", "m", JANUARY, "HTL-1", 1, 45_000, "USD"),
+        PartnerPurchase("p1", "m", JANUARY, "RAILCO", 12_345, "GBP"),
+        CardSpend("c1", "m", JANUARY, 987_654, "JPY"),
+    ],
+    ids=lambda e: f"{type(e).__name__}-{getattr(e, 'fare_class', getattr(e, 'currency', ''))}",
+)
+def test_base_earn_equals_the_cores_for_a_base_tier_member(activity: LoyaltyEvent) -> None:
+    config = AccrualConfig(PiiKey("test", b"0123456789abcdef0123456789abcdef"))
+    enrolled = MemberEnrolled("e0", "m", JANUARY - 1000, "Jo", "Doe", "jo@example.com")
+    state, _ = apply(None, enrolled, RULES, config)
+    _, outputs = apply(state, activity, RULES, config)
+    core = sum(o.points for o in outputs if isinstance(o, LedgerEntry) and o.kind == "EARN")
+    assert core > 0
+    assert balance_logic.loyalty_points(json.loads(_json(activity)), EARN) == core
+
+
+def test_loyalty_step_redeems_adjusts_and_takes_back_cancelled_activities_in_either_order() -> None:
+    flight = FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "NCE", "Y", 429)
+    later = FlightFlown("f2", "m", JANUARY, "SL", "SL2", "NCE", "CDG", "Y", 429)
+    events = [
+        MemberEnrolled("e0", "m", JANUARY, "Jo", "Doe", "jo@example.com"),
+        flight,
+        flight,  # redelivered: counted once
+        ActivityCancelled("x1", "m", JANUARY, "f1"),  # takes back the 429
+        ActivityCancelled("x2", "m", JANUARY, "f2"),  # before its activity: f2 earns nothing
+        later,
+        RedemptionRequested("r1", "m", JANUARY, "AWARD", 50),
+        ManualAdjustment("a1", "m", JANUARY, "agent-1", "GOODWILL", 70),
+        CardSpend("c1", "m", JANUARY, 10_000, "XXX"),  # unknown currency: earns nothing
+    ]
+    assert _run(LOYALTY_ACCRUAL, [_json(e) for e in events]) == (20, 8)
+
+
+def test_loyalty_json_export_keeps_keys_timestamps_and_corrupt_bytes_and_no_contact_data() -> None:
+    records = workloads.workload("loyalty-accrual").generate(GeneratorOptions(events=300, keys=20, seed=5))
+    encoded = baselines.json_loyalty_events(records)
+    assert [(r.key, r.timestamp_ms) for r in encoded] == [(r.key, r.timestamp_ms) for r in records]
+    events = []
+    for original, record in zip(records, encoded, strict=True):
+        try:
+            events.append(json.loads(record.value))
+        except ValueError:
+            assert record.value == original.value  # corrupt input stays corrupt
+    assert len(events) > 250
+    assert all(e["member_id"] == r.key.decode() for e, r in zip(events, encoded, strict=False) if e)
+    assert {e["event_type"] for e in events} >= {"FLIGHT_FLOWN", "HOTEL_STAY", "ACTIVITY_CANCELLED"}
+    exported = {key for e in events for key in e}
+    assert not exported & {"first_name", "last_name", "email", "phone", "address"}
