@@ -408,12 +408,15 @@ def _passthrough(
 
 @dataclass(frozen=True)
 class _AggregateSql:
-    """One logic as Flink SQL: input columns, the balances table's columns, views, the INSERT."""
+    """One logic as Flink SQL, over the JSON input table ``input_json`` and its de-duplicated view
+    ``first_seen``, into the upsert table ``sql_balances`` keyed by ``key``."""
 
     key: str
     input_columns: str
     output_columns: str
+    #: ``CREATE TEMPORARY VIEW`` statements the INSERT reads, after ``first_seen``.
     views: tuple[str, ...]
+    #: The query whose rows go into ``sql_balances``.
     insert: str
 
 

@@ -12,38 +12,21 @@ from typing import Any
 
 import pytest
 
-from operators.loyalty import (
-    SCHEMA_NAME,
-    AccrualConfig,
-    ActivityCancelled,
-    CardSpend,
-    FlightFlown,
-    HotelStay,
-    LedgerEntry,
-    LoyaltyEvent,
-    ManualAdjustment,
-    MemberEnrolled,
-    PartnerPurchase,
-    PiiKey,
-    RedemptionRequested,
-    apply,
-    event_to_record,
-    load_rules,
-)
+from operators import loyalty as core
 from schemas import AvroCodec
 from streamledger.bench import balance_logic, baselines, workloads
 from streamledger.bench.balance_logic import ACCOUNT_BALANCES, LOYALTY_ACCRUAL, step
 from streamledger.bench.workloads import BenchRecord, GeneratorOptions
 
-RULES = load_rules()
+RULES = core.load_rules()
 EARN = baselines.loyalty_earn_table(RULES)
-CODEC = AvroCodec(SCHEMA_NAME)
+CODEC = AvroCodec(core.SCHEMA_NAME)
 JANUARY = int(datetime(2026, 1, 20, tzinfo=UTC).timestamp() * 1000)  # no promotion runs then
 
 
-def _json(event: LoyaltyEvent) -> bytes:
+def _json(event: core.LoyaltyEvent) -> bytes:
     """The event as the loyalty baselines read it: Avro as the job reads it, then the JSON export."""
-    record = BenchRecord(event.member_id.encode(), CODEC.encode(event_to_record(event)), JANUARY, ())
+    record = BenchRecord(event.member_id.encode(), CODEC.encode(core.event_to_record(event)), JANUARY, ())
     return baselines.json_loyalty_events([record])[0].value
 
 
@@ -66,40 +49,40 @@ def test_account_step_sums_each_posting_once_and_drops_corrupt_input() -> None:
 @pytest.mark.parametrize(
     "activity",
     [
-        FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "JFK", fare, 3625)
+        core.FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "JFK", fare, 3625)
         for fare in ("F", "J", "W", "Y", "L")
     ]
     + [
-        HotelStay("h1", "m", JANUARY, "HTL-1", 2, 30_050, "EUR"),
-        HotelStay("h2", "m", JANUARY, "HTL-1", 1, 45_000, "USD"),
-        PartnerPurchase("p1", "m", JANUARY, "RAILCO", 12_345, "GBP"),
-        CardSpend("c1", "m", JANUARY, 987_654, "JPY"),
+        core.HotelStay("h1", "m", JANUARY, "HTL-1", 2, 30_050, "EUR"),
+        core.HotelStay("h2", "m", JANUARY, "HTL-1", 1, 45_000, "USD"),
+        core.PartnerPurchase("p1", "m", JANUARY, "RAILCO", 12_345, "GBP"),
+        core.CardSpend("c1", "m", JANUARY, 987_654, "JPY"),
     ],
     ids=lambda e: f"{type(e).__name__}-{getattr(e, 'fare_class', getattr(e, 'currency', ''))}",
 )
-def test_base_earn_equals_the_cores_for_a_base_tier_member(activity: LoyaltyEvent) -> None:
-    config = AccrualConfig(PiiKey("test", b"0123456789abcdef0123456789abcdef"))
-    enrolled = MemberEnrolled("e0", "m", JANUARY - 1000, "Jo", "Doe", "jo@example.com")
-    state, _ = apply(None, enrolled, RULES, config)
-    _, outputs = apply(state, activity, RULES, config)
-    core = sum(o.points for o in outputs if isinstance(o, LedgerEntry) and o.kind == "EARN")
-    assert core > 0
-    assert balance_logic.loyalty_points(json.loads(_json(activity)), EARN) == core
+def test_base_earn_equals_the_cores_for_a_base_tier_member(activity: core.LoyaltyEvent) -> None:
+    config = core.AccrualConfig(core.PiiKey("test", b"0123456789abcdef0123456789abcdef"))
+    enrolled = core.MemberEnrolled("e0", "m", JANUARY - 1000, "Jo", "Doe", "jo@example.com")
+    state, _ = core.apply(None, enrolled, RULES, config)
+    _, outputs = core.apply(state, activity, RULES, config)
+    by_core = sum(o.points for o in outputs if isinstance(o, core.LedgerEntry) and o.kind == "EARN")
+    assert by_core > 0
+    assert balance_logic.loyalty_points(json.loads(_json(activity)), EARN) == by_core
 
 
 def test_loyalty_step_redeems_adjusts_and_takes_back_cancelled_activities_in_either_order() -> None:
-    flight = FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "NCE", "Y", 429)
-    later = FlightFlown("f2", "m", JANUARY, "SL", "SL2", "NCE", "CDG", "Y", 429)
+    flight = core.FlightFlown("f1", "m", JANUARY, "SL", "SL1", "CDG", "NCE", "Y", 429)
+    later = core.FlightFlown("f2", "m", JANUARY, "SL", "SL2", "NCE", "CDG", "Y", 429)
     events = [
-        MemberEnrolled("e0", "m", JANUARY, "Jo", "Doe", "jo@example.com"),
+        core.MemberEnrolled("e0", "m", JANUARY, "Jo", "Doe", "jo@example.com"),
         flight,
         flight,  # redelivered: counted once
-        ActivityCancelled("x1", "m", JANUARY, "f1"),  # takes back the 429
-        ActivityCancelled("x2", "m", JANUARY, "f2"),  # before its activity: f2 earns nothing
+        core.ActivityCancelled("x1", "m", JANUARY, "f1"),  # takes back the 429
+        core.ActivityCancelled("x2", "m", JANUARY, "f2"),  # before its activity: f2 earns nothing
         later,
-        RedemptionRequested("r1", "m", JANUARY, "AWARD", 50),
-        ManualAdjustment("a1", "m", JANUARY, "agent-1", "GOODWILL", 70),
-        CardSpend("c1", "m", JANUARY, 10_000, "XXX"),  # unknown currency: earns nothing
+        core.RedemptionRequested("r1", "m", JANUARY, "AWARD", 50),
+        core.ManualAdjustment("a1", "m", JANUARY, "agent-1", "GOODWILL", 70),
+        core.CardSpend("c1", "m", JANUARY, 10_000, "XXX"),  # unknown currency: earns nothing
     ]
     assert _run(LOYALTY_ACCRUAL, [_json(e) for e in events]) == (20, 8)
 
