@@ -135,6 +135,13 @@ class Operations:
             reached[str(vertex["name"])] = None if lowest <= _NO_WATERMARK else lowest
         return reached
 
+    def event_time(self, running: RunningJob) -> int | None:
+        """How far in event time the job has got: the lowest input watermark of its tasks that
+        have one (sources have no input; a task whose other input is idle, like the fraud rules,
+        reports none). None before the first watermark."""
+        reached = [w for w in self.input_watermarks(running).values() if w is not None]
+        return min(reached, default=None)
+
     def _lag(self, name: str) -> int | None:
         """Records in the job's main input not yet committed by its consumer group."""
         entry = job(name)

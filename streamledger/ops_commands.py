@@ -7,13 +7,15 @@ Thin command-line layer over :mod:`streamledger.operations` (the cluster) and
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import urllib.error
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.registry import JOBS
 from streamledger.config import Settings
-from streamledger.operations import Operations, replay_settings, run_replay
+from streamledger.errors import StreamledgerError
+from streamledger.operations import Operations, RunningJob, replay_settings, run_replay
 
 if TYPE_CHECKING:
     pass
@@ -125,19 +127,33 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _event_time(ops: Operations, job: RunningJob) -> str:
+    """The job's watermark as a UTC time ("-" before the first one, "?" if the REST API fails)."""
+    try:
+        reached = ops.event_time(job)
+    except (StreamledgerError, urllib.error.HTTPError):
+        return "?"
+    if reached is None:
+        return "-"
+    return datetime.fromtimestamp(reached / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _jobs(args: argparse.Namespace) -> int:
     ops = Operations(Settings.from_env())
     running = ops.running_jobs()
     if not running:
         print(f"no jobs run on {ops.settings.flink_rest_url}")
         return 0
-    print(f"{'job':18} {'id':32} {'state':10} {'checkpoints':>11} {'last':>7} {'lag':>8}  restored from")
+    print(
+        f"{'job':18} {'id':32} {'state':10} {'checkpoints':>11} {'last':>7} {'lag':>8} "
+        f"{'event time (UTC)':19}  restored from"
+    )
     for job in sorted(running, key=lambda j: j.name):
         status = ops.status(job)
         age = "-" if status.last_checkpoint_age_s is None else f"{status.last_checkpoint_age_s:.0f}s ago"
         lag = "?" if status.lag is None else str(status.lag)
         print(
             f"{job.name:18} {job.job_id:32} {job.state:10} {status.completed_checkpoints:>11} "
-            f"{age:>7} {lag:>8}  {status.restored_from or '-'}"
+            f"{age:>7} {lag:>8} {_event_time(ops, job):19}  {status.restored_from or '-'}"
         )
     return 0
