@@ -138,7 +138,8 @@ class Operations:
     def event_time(self, running: RunningJob) -> int | None:
         """How far in event time the job has got: the lowest input watermark of its tasks that
         have one (sources have no input; a task whose other input is idle, like the fraud rules,
-        reports none). None before the first watermark."""
+        reports none). None before the first watermark. From the REST API's metrics, which the
+        JobManager fetches every 10 s: it may trail the job by that much."""
         reached = [w for w in self.input_watermarks(running).values() if w is not None]
         return min(reached, default=None)
 

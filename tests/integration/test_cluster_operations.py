@@ -112,8 +112,11 @@ def test_taskmanager_crashes_broker_restart_and_redeploy_lose_and_duplicate_noth
     _caught_up(payments)
     status = ops.status(ops.find(JOB))
     assert status.job.job_id == second_id and status.restored_from == savepoint
-    # `streamledger jobs` shows how far in event time the job got: a watermark from the input.
-    reached = ops.event_time(status.job)
+    # `streamledger jobs` shows how far in event time the job got: a watermark from the input
+    # (the REST API serves metrics the JobManager fetches every 10 s, so it may lag a little).
+    deadline = time.monotonic() + 60
+    while (reached := ops.event_time(status.job)) is None and time.monotonic() < deadline:
+        time.sleep(1)
     assert reached is not None and reached > 1_577_836_800_000  # 2020, not Long.MIN_VALUE
     stopped_at = ops.savepoint(JOB, stop=True)
     assert stopped_at.startswith(f"file:{payments.savepoints_dir / JOB}")
