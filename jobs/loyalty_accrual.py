@@ -199,21 +199,24 @@ CONTACT_FIELDS = (
     "address_token",
     "address_masked",
 )
+#: The members row a snapshot becomes (``*_ms``: epoch millis, TIMESTAMP_LTZ columns of the
+#: name without the suffix in the table).
+MEMBER_FIELDS = (
+    "member_id",
+    "version",
+    "tier",
+    "balance",
+    "points_owed",
+    "qualifying_points",
+    "lifetime_points",
+    "membership_year_end_ms",
+    "last_activity_ms",
+    *CONTACT_FIELDS,
+    "rules_version",
+    "event_time_ms",
+)
 MEMBERS_ROW_TYPE = Types.ROW_NAMED(
-    [
-        "member_id",
-        "version",
-        "tier",
-        "balance",
-        "points_owed",
-        "qualifying_points",
-        "lifetime_points",
-        "membership_year_end_ms",
-        "last_activity_ms",
-        *CONTACT_FIELDS,
-        "rules_version",
-        "event_time_ms",
-    ],
+    list(MEMBER_FIELDS),
     [
         Types.STRING(),
         Types.LONG(),

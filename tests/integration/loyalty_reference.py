@@ -23,7 +23,7 @@ from pyflink.table import TableEnvironment
 
 from jobs import loyalty_accrual
 from jobs.builder import batch_table_environment
-from jobs.loyalty_accrual import CONTACT_FIELDS, LEDGER_FIELDS, STATEMENT_FIELDS
+from jobs.loyalty_accrual import LEDGER_FIELDS, STATEMENT_FIELDS
 from operators.loyalty import (
     SCHEMA_NAME,
     AccrualConfig,
@@ -42,7 +42,7 @@ from operators.loyalty import (
     timers,
 )
 from operators.loyalty._time import add_months, month_end_ms, month_key, month_start_ms
-from schemas import AvroCodec, UndecodableMessageError
+from schemas import AvroCodec, UndecodableMessageError, load_schema
 from streamledger import kafka_clients
 from streamledger.config import Settings
 from streamledger.generators.loyalty import LoyaltyRecord, loyalty_events
@@ -211,60 +211,28 @@ def latest_balances(settings: Settings) -> dict[str, dict[str, Any]]:
     return {key.decode(): BALANCE.decode(value) for key, value in compacted.items() if value is not None}
 
 
-def ledger_rows(settings: Settings) -> list[tuple[Any, ...]]:
-    table = iceberg_catalog.load(settings).load_table(f"loyalty.{loyalty_accrual.LEDGER_TABLE}")
+def _table_rows(settings: Settings, table: str, fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """A loyalty table's rows as tuples of the job's ``fields``, sorted; an ``*_ms`` field is read
+    from its TIMESTAMP column (the name without the suffix) as epoch millis."""
+    loaded = iceberg_catalog.load(settings).load_table(f"loyalty.{table}")
     return sorted(
-        (
-            r["entry_id"],
-            r["member_id"],
-            r["kind"],
-            r["points"],
-            r["balance_after"],
-            r["reason"],
-            r["rule_id"],
-            r["rules_version"],
-            r["source_event_id"],
-            r["related_event_id"],
-            int(r["event_time"].timestamp() * 1000),
+        tuple(
+            _epoch_ms(row[name.removesuffix("_ms")]) if name.endswith("_ms") else row[name] for name in fields
         )
-        for r in table.scan().to_arrow().to_pylist()
+        for row in loaded.scan().to_arrow().to_pylist()
     )
+
+
+def ledger_rows(settings: Settings) -> list[tuple[Any, ...]]:
+    return _table_rows(settings, loyalty_accrual.LEDGER_TABLE, LEDGER_FIELDS)
 
 
 def statement_rows(settings: Settings) -> list[tuple[Any, ...]]:
-    table = iceberg_catalog.load(settings).load_table(f"loyalty.{loyalty_accrual.STATEMENTS_TABLE}")
-    return sorted(
-        (
-            r["member_id"],
-            r["month"],
-            r["opening_balance"],
-            r["earned"],
-            r["reversed"],
-            r["redeemed"],
-            r["expired"],
-            r["adjusted"],
-            r["closing_balance"],
-            r["entry_count"],
-        )
-        for r in table.scan().to_arrow().to_pylist()
-    )
+    return _table_rows(settings, loyalty_accrual.STATEMENTS_TABLE, STATEMENT_FIELDS)
 
 
 #: ``loyalty.members`` columns as read back, named like ``MemberSnapshot.to_record()``.
-MEMBER_COLUMNS = [
-    "member_id",
-    "version",
-    "tier",
-    "balance",
-    "points_owed",
-    "qualifying_points",
-    "lifetime_points",
-    "membership_year_end",
-    "last_activity",
-    *CONTACT_FIELDS,
-    "rules_version",
-    "event_time",
-]
+MEMBER_COLUMNS = [name.removesuffix("_ms") for name in loyalty_accrual.MEMBER_FIELDS]
 
 
 class FlinkReader:
@@ -326,6 +294,13 @@ def statement_tuple(s: MonthlyStatement) -> tuple[Any, ...]:
     return tuple(getattr(s, name) for name in STATEMENT_FIELDS)
 
 
+#: The ``loyalty.balances`` value fields (the event time aside, compared last): what a reader of
+#: the topic sees of a member, named like the reference's ``MemberSnapshot`` attributes.
+BALANCE_FIELDS = tuple(
+    f["name"] for f in load_schema(loyalty_accrual.BALANCE_SCHEMA)["fields"] if f["name"] != "event_time"
+)
+
+
 def balance_history(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     """Every committed ``loyalty.balances`` value per member still on the topic, in log order (a
     member's values share a partition). The topic is compacted and its record timestamps are event
@@ -336,16 +311,7 @@ def balance_history(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
         if record.key is not None and record.value is not None:
             value = BALANCE.decode(record.value)
             history[record.key.decode()].append(
-                (
-                    value["member_id"],
-                    value["version"],
-                    value["tier"],
-                    value["balance"],
-                    value["points_owed"],
-                    value["qualifying_points"],
-                    value["rules_version"],
-                    _epoch_ms(value["event_time"]),
-                )
+                (*(value[name] for name in BALANCE_FIELDS), _epoch_ms(value["event_time"]))
             )
     return dict(history)
 
@@ -354,16 +320,7 @@ def expected_balance_history(ref: Reference) -> dict[str, list[tuple[Any, ...]]]
     """One balance value per member snapshot of the reference, in the order the core made them."""
     history = {
         member_id: [
-            (
-                s.member_id,
-                s.version,
-                s.tier,
-                s.balance,
-                s.points_owed,
-                s.qualifying_points,
-                s.rules_version,
-                s.event_time_ms,
-            )
+            (*(getattr(s, name) for name in BALANCE_FIELDS), s.event_time_ms)
             for s in outputs
             if isinstance(s, MemberSnapshot)
         ]
