@@ -11,6 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,16 +43,19 @@ EXPECTED_KEYS = {
 }
 
 
+def _tiny_run(job: str, out_dir: Path, **options: Any) -> BenchOptions:
+    """300 events, a checkpoint a second: long enough to commit several times, short for a test."""
+    return BenchOptions(job=job, events=300, checkpoint_interval_ms=1000, out_dir=out_dir, **options)
+
+
 def test_bench_runs_account_balances_and_its_baselines_and_writes_a_result(
     local_stack: LocalStack, tmp_path: Path
 ) -> None:
     progress = io.StringIO()
-    options = BenchOptions(
-        job="account-balances",
-        events=300,
+    options = _tiny_run(
+        "account-balances",
+        tmp_path,
         keys=30,
-        checkpoint_interval_ms=1000,
-        out_dir=tmp_path,
         command_line="streamledger bench account-balances --events 300 --baselines all",
         baselines=BASELINES,
     )
@@ -122,15 +126,8 @@ def test_bench_runs_a_key_matched_job_and_the_loyalty_logic_baselines(
 ) -> None:
     """Jobs whose outputs carry no input event ID are timed per output key; the logic baselines
     run the loyalty-balance logic on the loyalty input (its SQL, its Python step)."""
-    options = BenchOptions(
-        job="loyalty-accrual",
-        events=300,
-        keys=20,
-        checkpoint_interval_ms=1000,
-        out_dir=tmp_path,
-        progress=False,
-        plot=False,
-        baselines=LOGIC_BASELINES,
+    options = _tiny_run(
+        "loyalty-accrual", tmp_path, keys=20, progress=False, plot=False, baselines=LOGIC_BASELINES
     )
 
     path, result = run_benchmark(local_stack.settings, options, progress_stream=None)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-from jobs import fraud_cep, runner
+from jobs import fraud_cep
 from operators.cep.fraud_events import EventKind, FraudEvent
 from schemas import AvroCodec
 from streamledger import kafka_clients
@@ -26,7 +26,7 @@ from streamledger.generators import fraud as generator
 from streamledger.generators.fraud import Interval, comparable, reference_alerts
 from streamledger.stack.local_stack import LocalStack
 
-from .fraud_outputs import ALERT, committed_alerts, iceberg_alerts
+from .fraud_outputs import ALERT, committed_alerts, iceberg_alerts, run_until
 from .stack_support import isolated_settings
 
 pytestmark = pytest.mark.stack
@@ -294,17 +294,7 @@ def test_rules_published_while_the_job_runs_apply_from_their_timestamp(isolated:
     steps.then(lambda: steps.consumed(isolated.fraud_rules_topic), produce_phase2)
     steps.then(lambda: len(committed_alerts(isolated)) >= len(expected), lambda: None)
 
-    report = runner.run_until_caught_up(
-        fraud_cep.JOB_NAME,
-        isolated,
-        lambda s, config: fraud_cep.create(s, flink_config=config),
-        isolated.fraud_events_topic,
-        targets=lambda: (
-            kafka_clients.end_offsets(isolated, isolated.fraud_events_topic) if steps.done else None
-        ),
-        on_poll=steps.poll,
-        timeout_s=240,
-    )
+    report = run_until(isolated, lambda: steps.done, on_poll=steps.poll, timeout_s=240)
     assert report.restored_from is None
 
     found = committed_alerts(isolated)

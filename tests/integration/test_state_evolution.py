@@ -18,7 +18,7 @@ from pyflink.datastream import DataStream
 
 import state.fraud_cep
 import state.payment_lifecycle
-from jobs import account_balances, fraud_cep, payment_lifecycle, runner
+from jobs import account_balances, fraud_cep, payment_lifecycle
 from operators.cep.fraud_events import EventKind, FraudEvent
 from schemas import AvroCodec
 from state.codec import StateCodec
@@ -33,7 +33,7 @@ from streamledger.generators import postings as posting_generator
 from streamledger.generators.fraud import Interval, comparable, reference_alerts
 from streamledger.reference import expected_balances
 
-from .fraud_outputs import committed_alerts
+from .fraud_outputs import committed_alerts, run_until
 from .payment_reference import (
     MAX_MESSAGE_BYTES,
     committed_statuses,
@@ -122,18 +122,7 @@ def test_cep_partial_matches_and_buffered_events_survive_a_v1_savepoint(
     fraud_generator.produce(
         isolated, isolated.fraud_events_topic, fraud_generator.to_records([*events[split:], *sentinels])
     )
-    second = runner.run_until_caught_up(
-        fraud_cep.JOB_NAME,
-        isolated,
-        lambda s, config: fraud_cep.create(s, flink_config=config),
-        isolated.fraud_events_topic,
-        targets=lambda: (
-            kafka_clients.end_offsets(isolated, isolated.fraud_events_topic)
-            if len(committed_alerts(isolated)) >= len(expected)
-            else None
-        ),
-        timeout_s=300,
-    )
+    second = run_until(isolated, lambda: len(committed_alerts(isolated)) >= len(expected), timeout_s=300)
     assert second.restored_from == first.savepoint.removeprefix("file:")
     assert 1 in current.read and set(current.written) == {2}
 
