@@ -150,6 +150,11 @@ def pipeline_jars(settings: Settings) -> str:
     return ";".join(f"file:{jar}" for jar in toolchain.flink_job_jars(settings))
 
 
+#: How far behind the largest event time seen the jobs' watermarks trail (bounded out-of-orderness):
+#: a watermark is this much minus 1 ms behind the newest record.
+MAX_OUT_OF_ORDERNESS_MS = 5_000
+
+
 @dataclass
 class JobBuilder:
     """Creates the environment of one job and the sources and sinks it wires together."""
@@ -192,7 +197,7 @@ class JobBuilder:
         uid: str,
         bounded: bool = False,
         start: str | int = "committed",
-        max_out_of_orderness_ms: int = 5_000,
+        max_out_of_orderness_ms: int = MAX_OUT_OF_ORDERNESS_MS,
         idleness_ms: int = 10_000,
     ) -> DataStream:
         """Read ``topic`` as raw records with event-time watermarks from the record timestamps.

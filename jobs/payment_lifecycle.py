@@ -64,7 +64,15 @@ from pyflink.datastream import (
 )
 from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.builder import APPEND_TABLE, BYTES, KAFKA_OUTPUT_TYPE, UPSERT_TABLE, JobBuilder, ToKafkaRow
+from jobs.builder import (
+    APPEND_TABLE,
+    BYTES,
+    KAFKA_OUTPUT_TYPE,
+    MAX_OUT_OF_ORDERNESS_MS,
+    UPSERT_TABLE,
+    JobBuilder,
+    ToKafkaRow,
+)
 from jobs.dead_letters import DeadLetterWriter
 from jobs.entrypoints import JobEntrypoints
 from operators.loyalty.pii import PiiKey
@@ -372,7 +380,7 @@ def build(builder: JobBuilder, *, bounded: bool = False, start: str | int = "com
         .name("parse ISO 20022")
     )
     timed = parsed.assign_timestamps_and_watermarks(
-        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(5_000))
+        WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(MAX_OUT_OF_ORDERNESS_MS))
         .with_idleness(Duration.of_millis(10_000))
         .with_timestamp_assigner(EventTime())
     ).uid("payment-event-time")

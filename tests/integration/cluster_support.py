@@ -96,7 +96,9 @@ def wait_until_event_time(
     while time.monotonic() < deadline:
         try:
             reached = ops.input_watermarks(ops.find(job))
-            watermark = next(w for name, w in reached.items() if name.startswith(task))
+            matching = [w for name, w in reached.items() if name.startswith(task)]
+            assert matching, f"{job} has no task named {task!r}...: {sorted(reached)}"
+            watermark = matching[0]
             if watermark is not None and watermark >= at_least_ms:
                 done = ops.status(ops.find(job)).completed_checkpoints
                 wait_for_checkpoints(

@@ -22,7 +22,7 @@ from typing import Any
 from pyflink.table import TableEnvironment
 
 from jobs import loyalty_accrual
-from jobs.builder import batch_table_environment
+from jobs.builder import MAX_OUT_OF_ORDERNESS_MS, batch_table_environment
 from jobs.loyalty_accrual import LEDGER_FIELDS, STATEMENT_FIELDS
 from operators.loyalty import (
     SCHEMA_NAME,
@@ -50,7 +50,7 @@ from streamledger.stack import iceberg_catalog
 
 DAY_MS = 24 * 3600 * 1000
 #: The watermark of the bounded-out-of-orderness strategy trails the largest timestamp by 5 s + 1 ms.
-WATERMARK_LAG_MS = 5_001
+WATERMARK_LAG_MS = MAX_OUT_OF_ORDERNESS_MS + 1
 EVENTS_CODEC = AvroCodec(SCHEMA_NAME)
 BALANCE = AvroCodec(loyalty_accrual.BALANCE_SCHEMA)
 DEAD_LETTER = AvroCodec("streamledger.DeadLetter")

@@ -25,6 +25,7 @@ from typing import TypeVar
 import pytest
 
 from jobs import fraud_cep, loyalty_accrual
+from jobs.builder import MAX_OUT_OF_ORDERNESS_MS
 from operators.cep.fraud_events import EventKind, FraudEvent
 from operators.loyalty import AccrualConfig, PiiKey, load_rules
 from schemas import AvroCodec
@@ -180,7 +181,7 @@ def test_fraud_cep_loses_and_duplicates_nothing_through_crashes_and_a_broker_res
         lambda part=part: fraud_generator.produce(settings, settings.fraud_events_topic, part)
         for part in parts
     ]
-    final_watermark = (SINK_TASK, end + 3 * HOUR - loyalty.WATERMARK_LAG_MS)
+    final_watermark = (SINK_TASK, end + 3 * HOUR - MAX_OUT_OF_ORDERNESS_MS - 1)
     _through_faults(settings, local_stack, job, settings.fraud_events_topic, rng, batches, final_watermark)
 
     expected = reference_alerts([*events, *sentinels], [Interval(rule, start - HOUR) for rule in rules])
