@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 
 
+def first_line(error: BaseException | str, limit: int = 300) -> str:
+    """The first line of an error's message, at most ``limit`` characters: a py4j error's message
+    is the whole Java stack trace, and its first line is the one that says what failed."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else "unknown cause"
+    return text.splitlines()[0][:limit]
+
+
 class StreamledgerError(Exception):
     """Base class: ``str()`` is the one line the CLI prints."""
 

@@ -17,7 +17,7 @@ from jobs.registry import JOBS
 from schemas import AvroCodec
 from streamledger import kafka_clients
 from streamledger.config import Settings
-from streamledger.errors import ConfigError, JobFailedError, StreamledgerError
+from streamledger.errors import ConfigError, JobFailedError, StreamledgerError, first_line
 from streamledger.generators import postings as posting_generator
 from streamledger.reference import expected_balances
 from streamledger.stack import iceberg_catalog
@@ -254,7 +254,7 @@ def _demo(args: argparse.Namespace) -> int:
             raise
         except Exception as exc:  # py4j wraps the Java failure; one line is what the user needs
             raise JobFailedError(
-                f"{account_balances.JOB_NAME} failed: {str(exc).splitlines()[0][:300]}",
+                f"{account_balances.JOB_NAME} failed: {first_line(exc)}",
                 f"see the Flink log in {settings.state_dir / 'logs'}",
             ) from None
         resumed = (

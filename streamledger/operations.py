@@ -35,6 +35,7 @@ from streamledger.errors import (
     NonRestoredStateError,
     ServiceUnavailableError,
     StreamledgerError,
+    first_line,
 )
 from streamledger.stack import iceberg_catalog, toolchain
 from streamledger.stack.flink_cluster import FlinkCluster, pyflink_home
@@ -175,7 +176,7 @@ class Operations:
                     return str(operation["location"])
                 cause = str(operation.get("failure-cause", {}).get("stack-trace", "unknown cause"))
                 raise SavepointFailedError(
-                    f"savepoint of {name} failed: {cause.splitlines()[0][:300]}",
+                    f"savepoint of {name} failed: {first_line(cause)}",
                     f"see the JobManager log in {self.cluster.directory / 'log'}",
                 )
             time.sleep(0.5)

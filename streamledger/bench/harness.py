@@ -28,13 +28,13 @@ from typing import IO, Any
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 
 from streamledger import kafka_clients
-from streamledger.bench import balance_logic, machine, plot, stats
+from streamledger.bench import baseline_logic, machine, plot, stats
 from streamledger.bench import baselines as baseline_runs
 from streamledger.bench.procfs import TreeSampler
 from streamledger.bench.watchers import Checkpoints, CommittedOffsets, EndOffsets, VisibleOutputs, key_of
 from streamledger.bench.workloads import WORKLOADS, BenchRecord, GeneratorOptions, Workload, workload
 from streamledger.config import Settings
-from streamledger.errors import JobFailedError, StreamledgerError
+from streamledger.errors import JobFailedError, StreamledgerError, first_line
 from streamledger.generators import postings as posting_generator
 from streamledger.stack import iceberg_catalog
 from streamledger.stack.kafka_broker import KafkaBroker
@@ -481,7 +481,7 @@ def run_benchmark(
         except Exception as exc:  # py4j wraps the Java failure; one line is what the user needs
             keep_run_dir = True  # the Flink log explains the failure
             raise JobFailedError(
-                f"{options.job} failed: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
+                f"{options.job} failed: {first_line(exc)}",
                 f"see the Flink log in {s.state_dir / 'logs'} (kept; delete {run_dir} when done)",
             ) from None
         wall = time.monotonic() - run_started
@@ -497,7 +497,7 @@ def run_benchmark(
                 baseline_runs.BaselineSetup(
                     settings=s,
                     records=baseline_records,
-                    logic=spec.job if spec.job in balance_logic.LOGICS else None,
+                    logic=spec.job if spec.job in baseline_logic.LOGICS else None,
                     prefix=f"bench-{suffix}",
                     quix_python=options.quix_python or default_quix_python(settings),
                     timeout_s=options.timeout_s,
@@ -664,6 +664,8 @@ def _result(
     sustained = progress.sustained_events_per_second
     processing = stats.output_rate(appended.samples, records)
     processing_rate = processing.events_per_second if processing else None
+    ratio_measure = baseline_runs.RATE_MEASURES.get(spec.job, "processing")
+    ratio_rate = sustained if ratio_measure == "sustained" else processing_rate
     first_visible = min(outputs.visible_at.values(), default=None)
     produced = producer.produced_at if spec.matching == "event" else producer.last_produced_at
     visible = outputs.visible_at if spec.matching == "event" else outputs.last_visible_at
@@ -751,6 +753,7 @@ def _result(
         "checkpoints": checkpoint_summary(checkpoints),
         "resources": sampler.report(),
         "timeline": timeline(submitted, offsets.samples, appended.samples),
-        "baselines": baseline_runs.with_ratios(baselines, processing_rate) if baselines else None,
+        "baselines": baseline_runs.with_ratios(baselines, ratio_rate) if baselines else None,
+        "baseline_ratio_measure": ratio_measure if baselines else None,
         "not_measured": NOT_MEASURED,
     }

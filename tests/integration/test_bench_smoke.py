@@ -38,6 +38,7 @@ EXPECTED_KEYS = {
     "resources",
     "timeline",
     "baselines",
+    "baseline_ratio_measure",
     "plot",
     "not_measured",
 }
@@ -146,3 +147,36 @@ def test_bench_runs_a_key_matched_job_and_the_loyalty_logic_baselines(
         # A balance row per applied event (all but duplicates and undecodable records), plus
         # transaction markers: far more than nothing, whatever the exact mix.
         assert baseline["outputs_appended"] > 200, name
+
+
+@pytest.mark.parametrize("job", ["payment-lifecycle", "fraud-cep"])
+def test_bench_runs_the_payment_and_fraud_logic_baselines(
+    local_stack: LocalStack, tmp_path: Path, job: str
+) -> None:
+    """The payment logic (strongest evidence per payment, upsert) and the fraud logic (two rules,
+    MATCH_RECOGNIZE in SQL, alerts only) run beside their jobs; fraud ratios use committed input."""
+    options = _tiny_run(
+        job,
+        tmp_path,
+        keys=20,
+        progress=False,
+        plot=False,
+        baselines=("flink-sql-passthrough", *LOGIC_BASELINES),
+    )
+
+    _path, result = run_benchmark(local_stack.settings, options, progress_stream=None)
+
+    assert result["baseline_ratio_measure"] == ("sustained" if job == "fraud-cep" else "processing")
+    quix_installed = default_quix_python(local_stack.settings).is_file()
+    for name, baseline in result["baselines"].items():
+        if name == "quix" and not quix_installed:
+            continue
+        assert baseline["measured"] is True, (name, baseline.get("reason"))
+        if job == "payment-lifecycle" and name != "flink-sql-passthrough":
+            # One JSON row per payment a message speaks about, so more rows than messages; a
+            # status row per applied row (all but refused messages), plus transaction markers.
+            assert baseline["records"] > 300 and baseline["outputs_appended"] > 250, name
+        elif job == "fraud-cep" and name != "flink-sql-passthrough":
+            # Alerts only: a handful for 300 events of 20 customers, none for most events.
+            assert 0 < baseline["outputs_appended"] < 150, name
+            assert baseline["rate_source"].startswith("committed input offsets"), name

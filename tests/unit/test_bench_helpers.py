@@ -191,3 +191,11 @@ def test_the_codec_comparison_times_the_same_records_both_ways() -> None:
         timing = codecs.measure(schema, rows[:50])
         assert timing.records == 50
         assert min(timing.avro_encode_us, timing.avro_decode_us, timing.json_decode_us) > 0
+
+
+def test_the_parse_timing_covers_the_payment_generators_accepted_messages() -> None:
+    from streamledger.bench import codecs
+
+    timing = codecs.measure_iso20022_parse(120)
+    assert timing.messages > 60  # all but the generator's deliberately malformed messages
+    assert timing.transactions_per_message >= 1 and timing.message_bytes > 500 and timing.parse_us > 0

@@ -1,12 +1,12 @@
-"""The balance logic of a job as a Quix Streams application: the ``quix`` baseline of
+"""The logic of a job as a Quix Streams application: the ``quix`` baseline of
 ``streamledger bench`` (see ``streamledger/bench/baselines.py``).
 
 Runs in its own virtualenv (``make bench-setup``): Quix Streams pins a confluent-kafka older than
 the project's. Reads the job's input as JSON and applies, per key, the step of
-``streamledger/bench/balance_logic.py`` (the naive PyFlink baseline's step too; standard library
+``streamledger/bench/baseline_logic.py`` (the naive PyFlink baseline's step too; standard library
 only, so it is imported from the checkout): one state read and one write per event, one JSON
-balance out per applied event, with ``processing_guarantee="exactly-once"``. Stops gracefully on
-SIGTERM.
+row out per applied event (per alert for fraud-cep), with ``processing_guarantee="exactly-once"``.
+Stops gracefully on SIGTERM.
 
 Every ``--progress-every`` input records it prints ``processed <count> <unix time>``: Quix Streams
 hands its output to Kafka only when it commits, so the output log cannot show its processing
@@ -25,7 +25,7 @@ from typing import Any
 from quixstreams import Application, State
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from streamledger.bench import balance_logic
+from streamledger.bench import baseline_logic
 
 
 def main() -> None:
@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--seen-per-key", type=int, default=100)
     parser.add_argument("--progress-every", type=int, default=500)
-    parser.add_argument("--logic", choices=balance_logic.LOGICS, default=balance_logic.ACCOUNT_BALANCES)
+    parser.add_argument("--logic", choices=baseline_logic.LOGICS, default=baseline_logic.ACCOUNT_BALANCES)
     parser.add_argument(
-        "--earn-table", required=True, help="JSON file: the loyalty earn table ({} otherwise)"
+        "--params", required=True, help="JSON file: the logic's parameters (earn table, rule thresholds)"
     )
     args = parser.parse_args()
 
@@ -54,22 +54,23 @@ def main() -> None:
         loglevel="WARNING",
     )
     events = app.topic(args.input, value_deserializer="bytes", key_deserializer="str")
-    balances = app.topic(args.output, value_serializer="json", key_serializer="str")
+    outputs = app.topic(args.output, value_serializer="json", key_serializer="str")
 
-    earn = json.loads(Path(args.earn_table).read_text())
+    params = json.loads(Path(args.params).read_text())
     processed = [0]
 
     def apply(raw: bytes, state: State) -> dict[str, Any] | None:
         processed[0] += 1
         if processed[0] % args.progress_every == 0:
             print(f"processed {processed[0]} {time.time():.4f}", file=sys.stdout, flush=True)
-        after, output = balance_logic.step(args.logic, state.get("balance"), raw, earn, args.seen_per_key)
-        if output is not None:
-            state.set("balance", after)
+        before = state.get("state")
+        after, output = baseline_logic.step(args.logic, before, raw, params, args.seen_per_key)
+        if after is not before:
+            state.set("state", after)
         return output
 
     frame = app.dataframe(events).apply(apply, stateful=True).filter(lambda value: value is not None)
-    frame.to_topic(balances)
+    frame.to_topic(outputs)
     app.run()
 
 
