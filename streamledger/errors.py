@@ -10,12 +10,21 @@ import re
 
 
 def first_line(error: BaseException | str, limit: int = 300) -> str:
-    """The first line of an error's message, at most ``limit`` characters: a py4j error's message
-    is the whole Java stack trace, and its first line is the one that says what failed."""
-    text = str(error).strip()
-    if not text:
+    """The line of an error's message that says what failed, at most ``limit`` characters.
+
+    A py4j error's message is the whole Java stack trace under a generic first line ("An error
+    occurred while calling o598.attachAsDataStream."): the line that matters is the root cause
+    (the last ``Caused by:``), else the Java exception right under that first line.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
         return type(error).__name__ if isinstance(error, BaseException) else "unknown cause"
-    return text.splitlines()[0][:limit]
+    causes = [line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")]
+    if causes:
+        return causes[-1][:limit]
+    if lines[0].startswith("An error occurred while calling") and len(lines) > 1:
+        return lines[1].removeprefix(":").strip()[:limit]
+    return lines[0][:limit]
 
 
 class StreamledgerError(Exception):

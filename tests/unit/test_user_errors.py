@@ -9,7 +9,7 @@ import pytest
 
 from streamledger import cli
 from streamledger.config import Settings
-from streamledger.errors import PortInUseError, ToolMissingError
+from streamledger.errors import PortInUseError, ToolMissingError, first_line
 from streamledger.stack import processes, toolchain
 
 
@@ -87,3 +87,23 @@ def test_connections_left_in_time_wait_do_not_hold_a_port_but_a_listener_does() 
         accepted.close()  # the server side closes first: its end goes to TIME_WAIT
         client.close()
     assert processes.port_bindable("127.0.0.1", port)
+
+
+def test_a_java_failure_is_reported_by_its_root_cause_not_the_py4j_preamble() -> None:
+    trace = (
+        "An error occurred while calling o598.attachAsDataStream.\n"
+        ": org.apache.flink.table.api.TableException: Failed to execute sql\n"
+        "\tat org.apache.flink.table.api.internal.TableEnvironmentImpl.executeInternal(X.java:1)\n"
+        "Caused by: java.lang.RuntimeException: wrapper\n"
+        "\tat a.b.C.d(C.java:2)\n"
+        "Caused by: org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node\n"
+    )
+    assert (
+        first_line(trace) == "org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node"
+    )
+    assert (
+        first_line(trace.split("\tat")[0])
+        == "org.apache.flink.table.api.TableException: Failed to execute sql"
+    )
+    assert first_line(ValueError("bad value\nmore")) == "bad value"
+    assert first_line(KeyError()) == "KeyError" and len(first_line("x" * 1000)) == 300
