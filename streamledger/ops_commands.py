@@ -10,15 +10,11 @@ import argparse
 import urllib.error
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from jobs.registry import JOBS
 from streamledger.config import Settings
 from streamledger.errors import StreamledgerError
 from streamledger.operations import Operations, RunningJob, replay_settings, run_replay
-
-if TYPE_CHECKING:
-    pass
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
