@@ -16,20 +16,18 @@ generated records from fresh topics and writes exactly once (except the raw brok
   own virtualenv (its confluent-kafka pin conflicts with the project's), as a child process.
 
 Each job has a logic (:mod:`streamledger.bench.baseline_logic` says what each leaves out of the
-job). The logic baselines read the job's input JSON-encoded (same keys, timestamps and corrupt
-records): Flink SQL's ``avro`` format cannot read Avro single-object encoding, and it has no XML
-format, so ISO 20022 messages are parsed and graded by the job's own parser before the run (one
-JSON row per payment a message speaks about). Throughput of every Flink or Quix baseline is
+job; :mod:`streamledger.bench.baseline_sql` holds its SQL). The logic baselines read the job's
+input JSON-encoded (:mod:`streamledger.bench.baseline_inputs`): Flink SQL's ``avro`` format cannot
+read Avro single-object encoding, and it has no XML format, so ISO 20022 messages are parsed and
+graded by the job's own parser before the run. Throughput of every Flink or Quix baseline is
 :func:`streamledger.bench.stats.output_rate` of its output topic, the measure taken of the job,
-so the ratios compare like with like — except for fraud-cep, whose output is alerts, not one row
-per input: there the job and every baseline are compared on committed input offsets (see
-:data:`RATE_MEASURES`).
+so the ratios compare like with like — except for fraud-cep's logic baselines, whose output is
+alerts, not one row per input (see :data:`RATE_MEASURES`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import signal
 import subprocess
@@ -44,10 +42,9 @@ from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from jobs import runner
-from jobs.builder import KAFKA_OUTPUT_TYPE, MAX_OUT_OF_ORDERNESS_MS, JobBuilder
-from operators.loyalty.rules import EarnRule, Rules
+from jobs.builder import KAFKA_OUTPUT_TYPE, JobBuilder
 from streamledger import kafka_clients
-from streamledger.bench import baseline_logic, stats
+from streamledger.bench import baseline_inputs, baseline_logic, baseline_sql, stats
 from streamledger.bench.procfs import TreeSampler
 from streamledger.bench.watchers import CommittedOffsets, EndOffsets
 from streamledger.bench.workloads import BenchRecord
@@ -139,7 +136,7 @@ def run_baselines(setup: BaselineSetup, names: Sequence[str]) -> dict[str, dict[
             json_topic = setup.topic(f"{setup.logic}-json")
             created.append(json_topic)
             broker.ensure_topics((TopicSpec(json_topic, setup.settings.topic_partitions, LOG_TOPIC_CONFIGS),))
-            rows = _JSON_INPUT[setup.logic](setup.records)
+            rows = baseline_inputs.JSON_INPUT[setup.logic](setup.records)
             posting_generator.produce(setup.settings, json_topic, rows, producer_config=LARGE_RECORDS)
         for name in names:
             started = time.monotonic()
@@ -186,186 +183,6 @@ def _rated_on_committed_input(result: dict[str, Any]) -> dict[str, Any]:
         "rate_source": "committed input offsets, first progress to caught up (the job's sustained "
         "measure): the output is alerts, not one row per input",
     }
-
-
-def json_postings(records: Sequence[BenchRecord]) -> list[BenchRecord]:
-    """The postings JSON-encoded (same key and timestamp); undecodable records keep their bytes."""
-    from operators.account_balance import Posting
-    from schemas import AvroCodec, UndecodableMessageError
-
-    codec = AvroCodec("ledger.Posting")
-    encoded: list[BenchRecord] = []
-    for record in records:
-        try:
-            posting = Posting.from_record(codec.decode(record.value))
-            body = json.dumps(dataclasses.asdict(posting), sort_keys=True).encode()
-        except UndecodableMessageError:
-            body = record.value
-        encoded.append(dataclasses.replace(record, value=body))
-    return encoded
-
-
-def json_loyalty_events(records: Sequence[BenchRecord]) -> list[BenchRecord]:
-    """Loyalty events JSON-encoded with the fields the loyalty-balance logic reads (no contact
-    data; same key and timestamp); undecodable records keep their bytes."""
-    from operators.loyalty import SCHEMA_NAME, event_from_record
-    from schemas import AvroCodec, UndecodableMessageError
-
-    codec = AvroCodec(SCHEMA_NAME)
-    encoded: list[BenchRecord] = []
-    for record in records:
-        try:
-            event = event_from_record(codec.decode(record.value))
-        except UndecodableMessageError:
-            encoded.append(record)
-            continue
-        fields = {name: getattr(event, name) for name in _LOYALTY_JSON_FIELDS if hasattr(event, name)}
-        if hasattr(event, "spend_minor"):  # a hotel stay's amount
-            fields["amount_minor"] = event.spend_minor
-        body = {"event_id": event.event_id, "member_id": event.member_id, "event_type": event.event_type}
-        encoded.append(dataclasses.replace(record, value=json.dumps(body | fields, sort_keys=True).encode()))
-    return encoded
-
-
-#: Event fields the loyalty-balance logic reads, besides the IDs and the type.
-_LOYALTY_JSON_FIELDS = (
-    "fare_class",
-    "distance_miles",
-    "partner_id",
-    "amount_minor",
-    "currency",
-    "points",
-    "original_event_id",
-)
-
-
-def json_payment_events(records: Sequence[BenchRecord]) -> list[BenchRecord]:
-    """One JSON row per payment each ISO 20022 message speaks about, keyed by payment ID: the
-    message ID (the de-duplication key), the evidence the job's grading gives the message and its
-    event time. Parsed and graded here, untimed: Flink SQL cannot parse XML. A message the parser
-    refuses keeps its bytes (the baselines drop it as corrupt)."""
-    from operators.payment_lifecycle.status import evidence_of
-    from operators.payment_lifecycle.timeline import entry_of
-    from streamledger.iso20022 import Iso20022Error, parse_message
-
-    rows: list[BenchRecord] = []
-    for record in records:
-        try:
-            events = parse_message(record.value).events
-        except Iso20022Error:
-            rows.append(record)
-            continue
-        for event in events:
-            body = {
-                "event_id": f"{event.message_id}|{event.payment_id}",
-                "payment_id": event.payment_id,
-                "evidence": int(evidence_of(entry_of(event))),
-                "event_time_ms": int(event.event_time.timestamp() * 1000),
-            }
-            key = event.payment_id.encode()
-            rows.append(BenchRecord(key, json.dumps(body, sort_keys=True).encode(), record.timestamp_ms, ()))
-    return rows
-
-
-def json_fraud_events(records: Sequence[BenchRecord]) -> list[BenchRecord]:
-    """Fraud events JSON-encoded with the fields the two baseline rules read (same key and
-    timestamp); undecodable or invalid records keep their bytes."""
-    from operators.cep.fraud_wire import InvalidFraudEventError, event_from_record
-    from schemas import AvroCodec, UndecodableMessageError
-
-    codec = AvroCodec("fraud.FraudEvent")
-    encoded: list[BenchRecord] = []
-    for record in records:
-        try:
-            event = event_from_record(codec.decode(record.value))
-        except (UndecodableMessageError, InvalidFraudEventError):
-            encoded.append(record)
-            continue
-        body = {
-            "event_id": event.event_id,
-            "customer": event.key,
-            "kind": event.kind.value,
-            "timestamp_ms": event.timestamp_ms,
-            "amount_minor": event.amount_minor,
-            "creditor": event.creditor,
-        }
-        encoded.append(dataclasses.replace(record, value=json.dumps(body, sort_keys=True).encode()))
-    return encoded
-
-
-_JSON_INPUT: dict[str, Callable[[Sequence[BenchRecord]], list[BenchRecord]]] = {
-    baseline_logic.ACCOUNT_BALANCES: json_postings,
-    baseline_logic.LOYALTY_ACCRUAL: json_loyalty_events,
-    baseline_logic.PAYMENT_LIFECYCLE: json_payment_events,
-    baseline_logic.FRAUD_CEP: json_fraud_events,
-}
-
-
-def loyalty_earn_table(rules: Rules) -> dict[str, Any]:
-    """The rules' base earn rates as the loyalty-balance logic takes them (floats: a baseline
-    measures speed, not cents): points per mile by fare class, per programme-currency unit for
-    hotel, partner and card spend, and the programme-currency value of one minor unit per currency."""
-
-    def rates(activity: str) -> list[EarnRule]:
-        return [r for r in rules.earn if r.activity == activity]
-
-    return {
-        "flight": {
-            fare: float(r.points_per_unit) for r in rates("FLIGHT") for fare in sorted(r.fare_classes)
-        },
-        "hotel": float(rates("HOTEL")[0].points_per_unit),
-        "partner": {p: float(r.points_per_unit) for r in rates("PARTNER") for p in sorted(r.partners)},
-        "card": float(rates("CARD")[0].points_per_unit),
-        "fx": {c.code: float(c.rate.scaleb(-c.minor_units)) for c in rules.currencies},
-    }
-
-
-def _earn_table(settings: Settings) -> dict[str, Any]:
-    """The earn table of the rules the loyalty job of ``settings`` runs with."""
-    from jobs.loyalty_accrual import configured_rules
-
-    return loyalty_earn_table(configured_rules(settings))
-
-
-def payment_status_names() -> dict[str, str]:
-    """Status name per evidence grade for the payment logic (grade as a string: JSON keys). A
-    grade that is not a status of its own (nothing, the cancellation case) means a bank holds the
-    payment: ACCEPTED, as the job's last precedence rule says."""
-    from operators.payment_lifecycle.status import Evidence, PaymentStatus
-
-    return {
-        str(int(e)): PaymentStatus[e.name].value if e.name in PaymentStatus.__members__ else "ACCEPTED"
-        for e in Evidence
-    }
-
-
-def fraud_rule_params() -> dict[str, int]:
-    """The thresholds of the two rules the fraud logic runs, from the generator's default rules
-    (the rules the bench publishes to the job)."""
-    from streamledger.generators import fraud
-
-    rules = {r["type"]: r["parameters"] for r in fraud.default_rules()}
-    velocity, test = rules["payment_velocity"], rules["test_then_large_payment"]
-    return {
-        "velocity_min_payments": velocity["min_payments"],
-        "velocity_min_amount_minor": velocity["min_amount_minor"],
-        "velocity_within_ms": velocity["within_ms"],
-        "small_max_minor": test["small_max_minor"],
-        "large_min_minor": test["large_min_minor"],
-        "test_within_ms": test["within_ms"],
-    }
-
-
-def _logic_params(setup: BaselineSetup) -> tuple[str, dict[str, Any]]:
-    """The logic the baselines run and its parameters, from the job's own configuration."""
-    logic = setup.logic or baseline_logic.ACCOUNT_BALANCES
-    if logic == baseline_logic.LOYALTY_ACCRUAL:
-        return logic, _earn_table(setup.settings)
-    if logic == baseline_logic.PAYMENT_LIFECYCLE:
-        return logic, {"statuses": payment_status_names()}
-    if logic == baseline_logic.FRAUD_CEP:
-        return logic, fraud_rule_params()
-    return logic, {}
 
 
 def _topics(broker: KafkaBroker, created: list[str], *specs: TopicSpec) -> None:
@@ -463,35 +280,6 @@ def _flink_config(settings: Settings) -> dict[str, str]:
     }
 
 
-def _kafka_sql_options(settings: Settings, topic: str) -> str:
-    return f"'topic' = '{topic}', 'properties.bootstrap.servers' = '{settings.bootstrap_servers}'"
-
-
-def _exactly_once_sql(settings: Settings, prefix: str) -> str:
-    """The sink options of :meth:`jobs.builder.JobBuilder.kafka_sink`, in SQL."""
-    return (
-        "'sink.delivery-guarantee' = 'exactly-once', "
-        f"'sink.transactional-id-prefix' = '{prefix}', "
-        f"'properties.transaction.timeout.ms' = '{settings.kafka_transaction_timeout_ms}', "
-        "'properties.enable.idempotence' = 'true', 'properties.acks' = 'all', "
-        "'properties.compression.type' = 'lz4', 'properties.linger.ms' = '20'"
-    )
-
-
-def _kafka_table_ddl(table: str, columns: str, connector: str, *options: str) -> str:
-    """``CREATE TEMPORARY TABLE`` of a Kafka-backed table: its columns, then the WITH options."""
-    return (
-        f"CREATE TEMPORARY TABLE {table} ({columns}) WITH ('connector' = '{connector}', {', '.join(options)})"
-    )
-
-
-def _read_committed_sql(group: str) -> str:
-    return (
-        f"'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed', "
-        "'properties.commit.offsets.on.checkpoint' = 'true', 'scan.startup.mode' = 'earliest-offset'"
-    )
-
-
 def _passthrough(
     setup: BaselineSetup, broker: KafkaBroker, created: list[str], _json_topic: str
 ) -> dict[str, Any]:
@@ -514,22 +302,22 @@ def _passthrough(
         )
         columns = "k BYTES, v BYTES"
         t_env.execute_sql(
-            _kafka_table_ddl(
+            baseline_sql.kafka_table_ddl(
                 "passthrough_in",
                 columns,
                 "kafka",
-                _kafka_sql_options(s, source),
-                _read_committed_sql(name),
+                baseline_sql.kafka_sql_options(s, source),
+                baseline_sql.read_committed_sql(name),
                 raw,
             )
         )
         t_env.execute_sql(
-            _kafka_table_ddl(
+            baseline_sql.kafka_table_ddl(
                 "passthrough_out",
                 columns,
                 "kafka",
-                _kafka_sql_options(s, sink),
-                _exactly_once_sql(s, f"streamledger-{name}"),
+                baseline_sql.kafka_sql_options(s, sink),
+                baseline_sql.exactly_once_sql(s, f"streamledger-{name}"),
                 f"'properties.max.request.size' = '{LARGE_RECORDS['message.max.bytes']}'",
                 raw,
             )
@@ -541,175 +329,13 @@ def _passthrough(
     return _run_flink(setup, name, source, sink, build)
 
 
-@dataclass(frozen=True)
-class _LogicSql:
-    """One logic as Flink SQL, over the JSON input table ``input_json`` and its de-duplicated view
-    ``first_seen``, into the table ``sql_output`` (upsert by ``key``, or append)."""
-
-    key: str
-    input_columns: str
-    output_columns: str
-    #: ``CREATE TEMPORARY VIEW`` statements the INSERT reads, after ``first_seen``.
-    views: tuple[str, ...]
-    #: The query whose rows go into ``sql_output``.
-    insert: str
-    #: An upsert-kafka table keyed by ``key`` (compacted projection), else an append Kafka topic.
-    upsert: bool = True
-    #: Event-time column and watermark of ``input_json``, for a logic in event time.
-    event_time: str | None = None
-
-
-#: Every event seen first, once: de-duplication by event ID (Flink plans it as keep-first-row).
-_FIRST_SEEN = (
-    "CREATE TEMPORARY VIEW first_seen AS SELECT * FROM ("
-    "  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proc) AS seen_order"
-    "  FROM input_json WHERE event_id IS NOT NULL AND {key} IS NOT NULL"
-    ") WHERE seen_order = 1"
-)
-
-
-def _sql_case(column: str, values: dict[str, float]) -> str:
-    """``CASE column WHEN 'k' THEN v ... END`` (NULL for any other value)."""
-    whens = " ".join(f"WHEN '{k}' THEN CAST({v!r} AS DOUBLE)" for k, v in sorted(values.items()))
-    return f"CASE {column} {whens} END"
-
-
-def _account_sql() -> _LogicSql:
-    return _LogicSql(
-        key="account_id",
-        input_columns="event_id STRING, account_id STRING, amount_minor BIGINT, currency STRING",
-        output_columns="account_id STRING, balance BIGINT, events BIGINT",
-        views=(),
-        insert="SELECT account_id, SUM(amount_minor), COUNT(*) FROM first_seen GROUP BY account_id",
-    )
-
-
-def _loyalty_sql(earn: dict[str, Any]) -> _LogicSql:
-    """The loyalty-balance logic of :mod:`streamledger.bench.baseline_logic` as one keyed
-    aggregation over three streams: what activities earn, redemptions and adjustments, and what
-    cancelled activities had earned, taken back (a regular join on the event ID, in either order)."""
-    per_minor = _sql_case("currency", earn["fx"])
-    points = (
-        "CASE event_type"
-        f" WHEN 'FLIGHT_FLOWN' THEN distance_miles * {_sql_case('fare_class', earn['flight'])}"
-        f" WHEN 'HOTEL_STAY' THEN amount_minor * {per_minor} * CAST({earn['hotel']!r} AS DOUBLE)"
-        f" WHEN 'PARTNER_PURCHASE' THEN amount_minor * {per_minor}"
-        f" * {_sql_case('partner_id', earn['partner'])}"
-        f" WHEN 'CARD_SPEND' THEN amount_minor * {per_minor} * CAST({earn['card']!r} AS DOUBLE)"
-        " END"
-    )
-    earning = ", ".join(f"'{kind}'" for kind in baseline_logic.EARNING)
-    return _LogicSql(
-        key="member_id",
-        input_columns="event_id STRING, member_id STRING, event_type STRING, fare_class STRING, "
-        "distance_miles BIGINT, partner_id STRING, amount_minor BIGINT, currency STRING, points BIGINT, "
-        "original_event_id STRING",
-        output_columns="member_id STRING, balance BIGINT, events BIGINT",
-        views=(
-            "CREATE TEMPORARY VIEW earned AS SELECT member_id, event_id, "
-            f"COALESCE(CAST(FLOOR({points}) AS BIGINT), 0) AS points "
-            f"FROM first_seen WHERE event_type IN ({earning})",
-        ),
-        insert="SELECT member_id, SUM(delta), COUNT(*) FROM ("
-        "  SELECT member_id, points AS delta FROM earned"
-        "  UNION ALL"
-        "  SELECT member_id, CASE event_type WHEN 'REDEMPTION_REQUESTED' THEN -points"
-        "    WHEN 'MANUAL_ADJUSTMENT' THEN points ELSE 0 END AS delta"
-        f"  FROM first_seen WHERE event_type NOT IN ({earning})"
-        "  UNION ALL"
-        "  SELECT e.member_id, -e.points AS delta FROM first_seen AS c"
-        "  JOIN earned AS e ON c.original_event_id = e.event_id"
-        "  WHERE c.event_type = 'ACTIVITY_CANCELLED'"
-        ") GROUP BY member_id",
-    )
-
-
-def _payment_sql(statuses: dict[str, str]) -> _LogicSql:
-    """Per payment: the status of the strongest evidence of its messages (see baseline_logic)."""
-    status = " ".join(f"WHEN {grade} THEN '{name}'" for grade, name in sorted(statuses.items()))
-    return _LogicSql(
-        key="payment_id",
-        input_columns="event_id STRING, payment_id STRING, evidence INT, event_time_ms BIGINT",
-        output_columns="payment_id STRING, status STRING, messages BIGINT, last_event_ms BIGINT",
-        views=(),
-        insert=f"SELECT payment_id, CASE MAX(evidence) {status} END, COUNT(*), MAX(event_time_ms) "
-        "FROM first_seen GROUP BY payment_id",
-    )
-
-
-def _fraud_sql(rules: dict[str, int]) -> _LogicSql:
-    """The two baseline fraud rules as ``MATCH_RECOGNIZE`` over each customer's payments in event
-    time. Velocity needs no inner contiguity rule: non-qualifying events are filtered out first,
-    so ``P{n}`` over what is left is the job's relaxed contiguity. Test-then-large skips whatever
-    lies between the test and the first large payment to its creditor (``X*?``)."""
-
-    def match(rule: str, source: str, pattern: str, within_ms: int, define: str) -> str:
-        return (
-            f"SELECT customer, '{rule}', first_ms, last_ms, last_id FROM {source} MATCH_RECOGNIZE ("
-            "  PARTITION BY customer ORDER BY ts"
-            "  MEASURES FIRST(ts_ms) AS first_ms, LAST(ts_ms) AS last_ms, LAST(event_id) AS last_id"
-            "  ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW"
-            f"  PATTERN ({pattern}) WITHIN {_sql_interval(within_ms)} DEFINE {define})"
-        )
-
-    velocity = match(
-        "velocity",
-        f"(SELECT * FROM payments WHERE amount_minor >= {rules['velocity_min_amount_minor']})",
-        f"P{{{rules['velocity_min_payments']}}}",
-        rules["velocity_within_ms"],
-        "P AS TRUE",
-    )
-    test_then_large = match(
-        "test-then-large",
-        "payments",
-        "T X*? L",
-        rules["test_within_ms"],
-        f"T AS amount_minor > 0 AND amount_minor <= {rules['small_max_minor']}, "
-        f"L AS amount_minor >= {rules['large_min_minor']} AND creditor = T.creditor",
-    )
-    return _LogicSql(
-        key="customer",
-        input_columns="event_id STRING, customer STRING, kind STRING, timestamp_ms BIGINT, "
-        "amount_minor BIGINT, creditor STRING",
-        output_columns="customer STRING, rule STRING, first_ms BIGINT, last_ms BIGINT, event_id STRING",
-        views=(
-            "CREATE TEMPORARY VIEW payments AS SELECT event_id, customer, ts, "
-            "timestamp_ms AS ts_ms, amount_minor, creditor FROM first_seen WHERE kind = 'payment'",
-        ),
-        insert=f"{velocity} UNION ALL {test_then_large}",
-        upsert=False,
-        event_time="ts AS TO_TIMESTAMP_LTZ(timestamp_ms, 3), "
-        f"WATERMARK FOR ts AS ts - {_sql_interval(MAX_OUT_OF_ORDERNESS_MS)}",
-    )
-
-
-def _sql_interval(ms: int) -> str:
-    """A SQL interval of ``ms`` milliseconds, as Flink's own day-time type ``DAY TO SECOND(3)``
-    (Flink SQL has no MILLISECOND unit, and a bare SECOND interval stops at 99 s)."""
-    seconds, millis = divmod(ms, 1000)
-    minutes, second = divmod(seconds, 60)
-    hours, minute = divmod(minutes, 60)
-    days, hour = divmod(hours, 24)
-    return f"INTERVAL '{days} {hour:02d}:{minute:02d}:{second:02d}.{millis:03d}' DAY TO SECOND(3)"
-
-
-def _logic_sql(logic: str, params: dict[str, Any]) -> _LogicSql:
-    if logic == baseline_logic.LOYALTY_ACCRUAL:
-        return _loyalty_sql(params)
-    if logic == baseline_logic.PAYMENT_LIFECYCLE:
-        return _payment_sql(params["statuses"])
-    if logic == baseline_logic.FRAUD_CEP:
-        return _fraud_sql(params)
-    return _account_sql()
-
-
 def _sql_logic(
     setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_topic: str
 ) -> dict[str, Any]:
     s = setup.settings
     name = "bench-baseline-sql-logic"
     sink = setup.topic("sql-output")
-    logic = _logic_sql(*_logic_params(setup))
+    logic = baseline_sql.logic_sql(*baseline_inputs.logic_params(setup.logic, setup.settings))
     configs = PROJECTION_TOPIC_CONFIGS if logic.upsert else LOG_TOPIC_CONFIGS
     _topics(broker, created, TopicSpec(sink, s.topic_partitions, configs))
 
@@ -718,12 +344,12 @@ def _sql_logic(
         t_env.get_config().set("table.exec.state.ttl", f"{s.dedupe_retention_ms} ms")
         time_columns = ", ".join(c for c in ("proc AS PROCTIME()", logic.event_time) if c)
         t_env.execute_sql(
-            _kafka_table_ddl(
+            baseline_sql.kafka_table_ddl(
                 "input_json",
                 f"{logic.input_columns}, {time_columns}",
                 "kafka",
-                _kafka_sql_options(s, json_topic),
-                _read_committed_sql(name),
+                baseline_sql.kafka_sql_options(s, json_topic),
+                baseline_sql.read_committed_sql(name),
                 "'format' = 'json', 'json.ignore-parse-errors' = 'true'",
             )
         )
@@ -737,16 +363,16 @@ def _sql_logic(
             columns, connector = logic.output_columns, "kafka"
             formats = f"'key.format' = 'raw', 'key.fields' = '{logic.key}', 'value.format' = 'json'"
         t_env.execute_sql(
-            _kafka_table_ddl(
+            baseline_sql.kafka_table_ddl(
                 "sql_output",
                 columns,
                 connector,
-                _kafka_sql_options(s, sink),
-                _exactly_once_sql(s, f"streamledger-{name}"),
+                baseline_sql.kafka_sql_options(s, sink),
+                baseline_sql.exactly_once_sql(s, f"streamledger-{name}"),
                 formats,
             )
         )
-        for view in (_FIRST_SEEN.format(key=logic.key), *logic.views):
+        for view in (baseline_sql.FIRST_SEEN.format(key=logic.key), *logic.views):
             t_env.execute_sql(view)
         statements = t_env.create_statement_set()
         statements.add_insert_sql(f"INSERT INTO sql_output {logic.insert}")
@@ -786,7 +412,7 @@ def _pyflink_naive(
     sink = setup.topic("naive-output")
     _topics(broker, created, TopicSpec(sink, s.topic_partitions, PROJECTION_TOPIC_CONFIGS))
 
-    logic, params = _logic_params(setup)
+    logic, params = baseline_inputs.logic_params(setup.logic, setup.settings)
 
     def build(builder: JobBuilder) -> None:
         rows = builder.kafka_source(json_topic, uid="source-json")
@@ -830,7 +456,7 @@ def _quix(setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_to
         "--seen-per-key",
         str(SEEN_PER_KEY),
     ]
-    logic, params = _logic_params(setup)
+    logic, params = baseline_inputs.logic_params(setup.logic, setup.settings)
     params_path = s.state_dir / "quix-params.json"
     log_path = s.state_dir / "quix.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -868,7 +494,7 @@ def _quix(setup: BaselineSetup, broker: KafkaBroker, created: list[str], json_to
         rate_source="the application's own processed-record counter (10-90 %): Quix Streams hands "
         "its output to Kafka only when it commits, so its output log grows in steps",
     )
-    result["quix_streams"] = _first_line(
+    result["quix_streams"] = _command_output_line(
         [str(setup.quix_python), "-c", "import quixstreams; print(quixstreams.__version__)"]
     )
     result["note"] = "seconds = process start to committed offsets at the end (interpreter start included)"
@@ -889,7 +515,7 @@ def quix_progress(log: str) -> list[tuple[float, int]]:
     return [(samples[0][0], 0), *samples] if samples else []
 
 
-def _first_line(argv: list[str]) -> str | None:
+def _command_output_line(argv: list[str]) -> str | None:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):

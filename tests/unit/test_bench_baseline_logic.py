@@ -15,7 +15,7 @@ import pytest
 from operators import loyalty as core
 from operators.payment_lifecycle.status import Evidence, PaymentStatus
 from schemas import AvroCodec
-from streamledger.bench import baseline_logic, baselines, workloads
+from streamledger.bench import baseline_inputs, baseline_logic, workloads
 from streamledger.bench.baseline_logic import (
     ACCOUNT_BALANCES,
     FRAUD_CEP,
@@ -27,7 +27,7 @@ from streamledger.bench.workloads import BenchRecord, GeneratorOptions
 from streamledger.generators import fraud
 
 RULES = core.load_rules()
-EARN = baselines.loyalty_earn_table(RULES)
+EARN = baseline_inputs.loyalty_earn_table(RULES)
 CODEC = AvroCodec(core.SCHEMA_NAME)
 JANUARY = int(datetime(2026, 1, 20, tzinfo=UTC).timestamp() * 1000)  # no promotion runs then
 
@@ -35,7 +35,7 @@ JANUARY = int(datetime(2026, 1, 20, tzinfo=UTC).timestamp() * 1000)  # no promot
 def _json(event: core.LoyaltyEvent) -> bytes:
     """The event as the loyalty baselines read it: Avro as the job reads it, then the JSON export."""
     record = BenchRecord(event.member_id.encode(), CODEC.encode(core.event_to_record(event)), JANUARY, ())
-    return baselines.json_loyalty_events([record])[0].value
+    return baseline_inputs.json_loyalty_events([record])[0].value
 
 
 def _run(logic: str, raws: list[bytes], earn: dict[str, Any] | None = None) -> tuple[int, int]:
@@ -97,7 +97,7 @@ def test_loyalty_step_redeems_adjusts_and_takes_back_cancelled_activities_in_eit
 
 def test_loyalty_json_export_keeps_keys_timestamps_and_corrupt_bytes_and_no_contact_data() -> None:
     records = workloads.workload("loyalty-accrual").generate(GeneratorOptions(events=300, keys=20, seed=5))
-    encoded = baselines.json_loyalty_events(records)
+    encoded = baseline_inputs.json_loyalty_events(records)
     assert [(r.key, r.timestamp_ms) for r in encoded] == [(r.key, r.timestamp_ms) for r in records]
     events = []
     for original, record in zip(records, encoded, strict=True):
@@ -123,7 +123,7 @@ def _payment_rows(payment: str, grades: list[tuple[str, int]]) -> list[bytes]:
 
 
 def _payment_status(rows: list[bytes]) -> tuple[str, int]:
-    params = {"statuses": baselines.payment_status_names()}
+    params = {"statuses": baseline_inputs.payment_status_names()}
     state, last = None, None
     for raw in rows:
         state, output = step(PAYMENT_LIFECYCLE, state, raw, params, seen_per_key=100)
@@ -147,14 +147,14 @@ def test_payment_status_is_the_strongest_evidence_in_any_order_and_counts_each_m
 
 
 def test_payment_status_names_cover_every_grade_with_a_status_of_the_job() -> None:
-    names = baselines.payment_status_names()
+    names = baseline_inputs.payment_status_names()
     assert set(names) == {str(int(e)) for e in Evidence}
     assert set(names.values()) == set(PaymentStatus)  # every status is reachable
 
 
 def test_payment_json_rows_are_one_per_payment_of_each_parsed_message() -> None:
     records = workloads.workload("payment-lifecycle").generate(GeneratorOptions(events=300, keys=0, seed=5))
-    rows = baselines.json_payment_events(records)
+    rows = baseline_inputs.json_payment_events(records)
     parsed = [json.loads(r.value) for r in rows if r.value.startswith(b"{")]
     assert len(parsed) >= sum(len(r.ids) for r in records) > 250
     by_id: dict[str, list[dict[str, Any]]] = {}
@@ -177,11 +177,11 @@ def test_fraud_step_finds_the_jobs_alerts_of_its_two_rules_for_input_in_event_ti
         (a.rule_id, a.key, a.event_times[0], a.event_times[-1])
         for a in fraud.reference_alerts(events, [fraud.Interval(rule, 0) for rule in rules])
     )
-    params = baselines.fraud_rule_params()
+    params = baseline_inputs.fraud_rule_params()
     records = fraud.to_records(sorted(events, key=lambda e: e.timestamp_ms), seed=11, corrupt_rate=0.0)
     state: dict[bytes, Any] = {}
     found = []
-    for row in baselines.json_fraud_events(
+    for row in baseline_inputs.json_fraud_events(
         [BenchRecord(r.key, r.value, r.timestamp_ms, ()) for r in records]
     ):
         state[row.key], output = step(FRAUD_CEP, state.get(row.key), row.value, params, seen_per_key=100)

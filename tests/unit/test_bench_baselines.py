@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamledger.bench import baselines, harness, machine, plot, stats, workloads
+from streamledger.bench import baseline_inputs, baselines, harness, machine, plot, stats, workloads
 from streamledger.bench.workloads import GeneratorOptions
 
 
@@ -78,7 +78,7 @@ def test_every_baseline_is_described_and_runnable() -> None:
 
 def test_json_postings_keep_keys_timestamps_and_corrupt_bytes() -> None:
     records = workloads.workload("account-balances").generate(GeneratorOptions(events=400, keys=20, seed=3))
-    encoded = baselines.json_postings(records)
+    encoded = baseline_inputs.json_postings(records)
     assert [(r.key, r.timestamp_ms, r.ids) for r in encoded] == [
         (r.key, r.timestamp_ms, r.ids) for r in records
     ]
